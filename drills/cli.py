@@ -1,0 +1,229 @@
+"""The ``drillbook`` command line (typer + rich). Thin: every command calls into the engine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drills.errors import DrillbookError
+from drills.journal import Journal
+from drills.model import DrillResult, Verdict
+from drills.report import write_junit, write_results
+from drills.runbook import CommandClass, parse_runbook_file
+from drills.specs import CATALOG_DIR, load_catalog, resolve, select
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Prove incident runbooks work: inject each cause, run the runbook, verify recovery.")
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+SandboxOpt = Annotated[Optional[Path], typer.Option("--sandbox", help="sandbox directory (default: "
+                                                    "$DRILLBOOK_SANDBOX or ~/.local/state/drillbook/sandbox)")]
+ProfileOpt = Annotated[str, typer.Option("--profile", help="sandbox timing profile: fast | realistic")]
+CatalogOpt = Annotated[Path, typer.Option("--catalog", help="directory of drill specs")]
+
+
+def _local(sandbox: Path | None, profile: str = "fast"):  # type: ignore[no-untyped-def]
+    from drills.targets.local import LocalTarget
+
+    return LocalTarget(sandbox, profile=profile)
+
+
+def _fail(exc: Exception, code: int = 2) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def parse(file: Path, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Parse a runbook file: runbooks, severities, expected alerts, causes, steps with line and class."""
+    try:
+        document = parse_runbook_file(file)
+    except DrillbookError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(document.model_dump_json())
+        return
+    for rb in document.runbooks:
+        out.print(f"[bold]{rb.heading}[/bold]  {rb.priority} ({rb.severity})  alerts: {', '.join(rb.expected_alerts)}")
+        for cause in rb.causes:
+            out.print(f"  {cause.heading}  [dim]line {cause.line}[/dim]")
+            for cmd in cause.steps:
+                out.print(f"    {cmd.line:4d} [{_style(cmd.cls)}]{cmd.cls.value:9s}[/] {cmd.text[:100]}")
+
+
+def _style(cls: CommandClass) -> str:
+    return {"read-only": "green", "mutating": "yellow", "manual": "magenta", "external": "cyan"}[cls.value]
+
+
+@app.command("list")
+def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
+    """Show the drill catalog and the runbook causes that have no drill yet."""
+    try:
+        specs = load_catalog(catalog)
+        resolved = [resolve(s) for s in specs]
+    except DrillbookError as exc:
+        _fail(exc)
+    table = Table("drill", "runbook", "cause", "fault", "severity")
+    covered: set[tuple[str, str, str]] = set()
+    for d in resolved:
+        table.add_row(d.spec.id, d.runbook.title, d.cause.title, d.spec.fault.kind, d.runbook.priority or "?")
+        covered.add((d.document.path, d.runbook.title, d.cause.title))
+    out.print(table)
+    for document in {d.document.path: d.document for d in resolved}.values():
+        missing = [(rb.title, c.title) for rb in document.runbooks for c in rb.causes
+                   if (document.path, rb.title, c.title) not in covered]
+        missing += [(rb.title, "(investigation & resolution)") for rb in document.runbooks if not rb.causes]
+        if missing:
+            out.print(f"\n[bold]{len(missing)} runbook cause(s) in {document.path} without a drill:[/bold]")
+            for rb_title, cause in missing:
+                out.print(f"  {rb_title} / {cause}")
+
+
+@app.command()
+def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR) -> None:
+    """Print what a drill would do, without touching anything."""
+    from drills import steps
+
+    try:
+        (spec,) = select(load_catalog(catalog), [drill_id], [])
+        d = resolve(spec)
+    except DrillbookError as exc:
+        _fail(exc)
+    target_s = spec.budgets.recover_s or d.document.target_seconds(d.runbook.priority or "P0")
+    out.print(f"[bold]{spec.id}[/bold]: {d.runbook.title} / {d.cause.title} ({d.runbook.priority}, "
+              f"target {target_s:.0f}s)")
+    out.print(f"fault: {spec.fault.kind} {json.dumps(spec.fault.params)}")
+    out.print(f"expected alerts: {spec.expect_alerts or d.runbook.expected_alerts}")
+    selected = steps.select(d.commands, spec.steps)
+    for cmd in d.commands:
+        action = "run" if cmd in selected else "skip"
+        bound = steps.bind(cmd, spec.bind)
+        note = "" if not cmd.placeholders else (" (bound)" if bound else f" (unbound: {cmd.placeholders})")
+        out.print(f"  {action:4s} {cmd.line:4d} {cmd.cls.value:9s} {cmd.text[:90]}{note}")
+
+
+@app.command()
+def run(
+    drill_ids: Annotated[Optional[list[str]], typer.Argument(help="drill ids (or prefixes like agent-down/)")] = None,
+    runbook: Annotated[Optional[list[str]], typer.Option("--runbook", help="all drills of this runbook")] = None,
+    target: Annotated[str, typer.Option("--target", help="where to run: local")] = "local",
+    report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("drill-reports"),
+    sandbox: SandboxOpt = None,
+    profile: ProfileOpt = "fast",
+    catalog: CatalogOpt = CATALOG_DIR,
+) -> None:
+    """Run drills and write results.json and junit.xml into --report-dir."""
+    from drills.cleanup import cleanup_journal
+    from drills.runner import RunContext, run_drill
+
+    if target != "local":
+        _fail(DrillbookError(f"target {target!r} is not available yet (only 'local')"))
+    try:
+        specs = select(load_catalog(catalog), list(drill_ids or []), list(runbook or []))
+        drills = [resolve(s) for s in specs]
+    except DrillbookError as exc:
+        _fail(exc)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    tgt = _local(sandbox, profile)
+    journal = Journal()
+    for line in cleanup_journal(journal):
+        console.print(f"[yellow]cleanup:[/yellow] {line}")
+    results: list[DrillResult] = []
+    ctx = RunContext(target=tgt, journal=journal,
+                     events=lambda phase, msg: console.print(f"  [dim]{phase:9s}[/dim] {msg}"))
+    try:
+        for d in drills:
+            console.print(f"[bold]▶ {d.spec.id}[/bold]  {d.runbook.title} / {d.cause.title}")
+            result = run_drill(d, ctx)
+            results.append(result)
+            _print_result(result)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]: faults were reverted")
+        _write(results, report_dir)
+        raise typer.Exit(130)
+    _write(results, report_dir)
+    if any(r.verdict in (Verdict.FAILED, Verdict.ERROR) for r in results):
+        raise typer.Exit(1)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _write(results: list[DrillResult], report_dir: Path) -> None:
+    write_results(results, report_dir)
+    write_junit(results, report_dir)
+    console.print(f"reports: {report_dir / 'results.json'}, {report_dir / 'junit.xml'}")
+
+
+def _print_result(r: DrillResult) -> None:
+    colour = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}[r.verdict.value]
+    timing = f"ttd {r.ttd_s}s (floor {r.detection_floor_s}s), ttr {r.ttr_s}s of {r.target_s:.0f}s" \
+        if r.target_s else ""
+    console.print(f"  [{colour}]{r.verdict.value.upper()}[/{colour}] {timing}")
+    for name in r.failed_checks:
+        detail = next((c.detail for c in r.checks if c.name == name), "")
+        console.print(f"    [red]✗ {name}[/red]: {detail}")
+    if r.reason:
+        console.print(f"    {r.reason}")
+    for finding in r.findings:
+        console.print(f"    [cyan]finding[/cyan]: {finding}")
+
+
+@app.command()
+def up(sandbox: SandboxOpt = None, profile: ProfileOpt = "fast") -> None:
+    """Start the local sandbox and wait until it is steady."""
+    tgt = _local(sandbox, profile)
+    try:
+        tgt.ensure_up()
+        tgt.wait_steady(180)
+    except DrillbookError as exc:
+        _fail(exc, 1)
+    console.print(f"sandbox up at {tgt.root}; Prometheus {tgt.prometheus_url()}")
+
+
+@app.command()
+def down(sandbox: SandboxOpt = None) -> None:
+    """Stop the local sandbox (every pod process, cgroup and rule it made)."""
+    _local(sandbox).down()
+    console.print("sandbox down")
+
+
+@app.command()
+def status(sandbox: SandboxOpt = None) -> None:
+    """Pods of the local sandbox, like ``kubectl get pods -A -o wide``."""
+    from drills.targets.local.kubectl import main as kubectl
+
+    tgt = _local(sandbox)
+    import os
+
+    os.environ["DRILLBOOK_SANDBOX"] = str(tgt.root)
+    raise typer.Exit(kubectl(["get", "pods", "-A", "-o", "wide"]))
+
+
+@app.command()
+def cleanup() -> None:
+    """Revert every fault the journal still holds (after a crash) and check steady state."""
+    from drills.cleanup import cleanup_journal
+
+    lines = cleanup_journal(Journal())
+    for line in lines:
+        console.print(line)
+    if not lines:
+        console.print("journal empty: nothing to revert")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

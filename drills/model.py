@@ -1,0 +1,143 @@
+"""Typed data at the engine's edges: drill specs (input) and drill results (output).
+
+Specs are validated with pydantic so a malformed YAML gets a precise error (the catalog adds file:line);
+results are what ``results.json`` and the JUnit/HTML reports are made of.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- drill specs ------------------------------------------------------------------------------------
+class FaultSpec(Strict):
+    kind: str = Field(description="registered fault kind, e.g. 'oom'")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepSelector(Strict):
+    """Pick a runbook step by its text (substring) or its line in the runbook."""
+
+    contains: str | None = None
+    line: int | None = None
+
+
+class ServiceCheck(Strict):
+    namespace: str = "production-agents"
+    workload: str = Field("deployment/agent-deployment", description="rollout must be complete on it")
+    service: str = "production-agent"
+    selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
+    replicas: int = Field(2, ge=1)
+    health_path: str = "/health"
+    port: int = 8080
+    end_to_end: bool = True
+
+
+class Budgets(Strict):
+    """Overrides; by default detection and recovery budgets come from the runbook's severity."""
+
+    detect_s: float | None = None
+    recover_s: float | None = None
+    confirm_s: float = 90.0
+    stable_s: float = Field(10.0, description="recovery must hold this long, with no restart, to count")
+    step_timeout_s: float = 120.0
+
+
+class DrillSpec(Strict):
+    id: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")
+    runbook_file: str = Field(description="path of the runbook Markdown, relative to the project root")
+    runbook: str = Field(description="runbook title or heading, e.g. 'Agent Down'")
+    cause: str = Field(description="cause title or heading, e.g. 'Out of Memory (OOM)'")
+    description: str = ""
+    story: str = Field("", description="which production story the fault reproduces, and why that one")
+    fault: FaultSpec
+    expect_alerts: list[str] | None = Field(None, description="default: the runbook's Symptoms alerts")
+    steps: list[StepSelector] | None = Field(None, description="default: the cause's mutating steps")
+    bind: dict[str, str] = Field(default_factory=dict, description="placeholder -> value")
+    recovery: ServiceCheck = Field(default_factory=ServiceCheck)
+    budgets: Budgets = Field(default_factory=Budgets)
+    source: str = Field("", exclude=True)  # file the spec came from (set by the catalog)
+
+
+# -- results ----------------------------------------------------------------------------------------
+class Verdict(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str = ""
+    at: float | None = None
+
+
+class StepResult(BaseModel):
+    command: str
+    cls: str = Field(serialization_alias="class")
+    line: int
+    status: str  # ran | skipped-manual | skipped-external | unbound | not-run
+    exit_code: int | None = None
+    duration_s: float | None = None
+    output: str = ""
+    reason: str = ""
+    started_at: float | None = None
+
+
+class AlertTiming(BaseModel):
+    name: str
+    expected: bool
+    pending_at: float | None = None
+    firing_at: float | None = None
+    resolved_at: float | None = None
+    severity: str | None = None
+
+
+class FaultRecord(BaseModel):
+    kind: str
+    params: dict[str, Any]
+    injected_at: float | None = None
+    confirmed_at: float | None = None
+    reverted_at: float | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    revert_error: str | None = None
+
+
+class DrillResult(BaseModel):
+    id: str
+    runbook: str
+    cause: str
+    runbook_file: str
+    target: str
+    verdict: Verdict = Verdict.ERROR
+    reason: str = ""
+    failed_checks: list[str] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    severity: str | None = None
+    priority: str | None = None
+    target_s: float | None = None
+    detection_floor_s: float | None = None
+    ttd_s: float | None = None
+    ttr_s: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    wall_s: float | None = None
+    alerts: list[AlertTiming] = Field(default_factory=list)
+    steps: list[StepResult] = Field(default_factory=list)
+    fault: FaultRecord | None = None
+    findings: list[str] = Field(default_factory=list)
+
+    def check(self, name: str, ok: bool, detail: str = "", at: float | None = None) -> bool:
+        self.checks.append(Check(name=name, ok=ok, detail=detail, at=at))
+        if not ok:
+            self.failed_checks.append(name)
+        return ok

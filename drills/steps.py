@@ -1,0 +1,112 @@
+"""The runbook's remediation, run as written.
+
+Each selected step runs under ``bash -euo pipefail`` with stdin from /dev/null (a prompt can never hang a
+drill), in its own process group with a timeout that kills the whole group, and its real exit code kept
+(the pitfalls Runme #153/#414 ran into). Placeholders are bound from the drill spec, shell-quoted; a step
+whose placeholders are not all bound is not run and is reported as unbound. Results record the runbook's
+text, not the bound text, and bound values are redacted from output, so a secret bound into a step never
+reaches a report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+
+from drills.model import StepResult, StepSelector
+from drills.runbook import Command, CommandClass
+
+OUTPUT_LIMIT = 4000
+
+
+def select(commands: list[Command], selectors: list[StepSelector] | None) -> list[Command]:
+    """The steps a drill runs: the given selectors in order, or by default every mutating step."""
+    if selectors is None:
+        return [c for c in commands if c.cls == CommandClass.MUTATING]
+    chosen = []
+    for sel in selectors:
+        for command in commands:
+            if (sel.line is not None and command.line == sel.line) or \
+                    (sel.contains is not None and sel.contains in command.text):
+                chosen.append(command)
+                break
+    return chosen
+
+
+def bind(command: Command, bindings: dict[str, str]) -> str | None:
+    """The command with its placeholders replaced by shell-quoted values; None if one is unbound."""
+    text = command.text
+    for name in command.placeholders:
+        if name not in bindings:
+            return None
+        value = shlex.quote(bindings[name])
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            text = re.sub(rf"\$\{{{name}\}}|\${name}\b", lambda _m: value, text)
+            text = re.sub(rf"(?<![\w$-]){name}(?![\w-])", lambda _m: value, text)
+        else:
+            text = text.replace(name, value)
+    return text
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def run(text: str, env: dict[str, str], timeout_s: float) -> tuple[int, str, float]:
+    """Run one step; returns (exit code, combined output, seconds). Timeout → 124, like timeout(1)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", text], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        out, _ = proc.communicate()
+        code = 124
+        out += f"\n[drillbook: step killed after {timeout_s:.0f}s timeout]".encode()
+    except BaseException:  # Ctrl-C while a step runs: never leave its process group behind
+        _kill_group(proc.pid)
+        proc.wait()
+        raise
+    return code, out.decode(errors="replace")[-OUTPUT_LIMIT:], time.monotonic() - started
+
+
+def execute(commands: list[Command], selected: list[Command], bindings: dict[str, str], env: dict[str, str],
+            timeout_s: float, on_step=None) -> list[StepResult]:  # type: ignore[no-untyped-def]
+    """Run the selected steps in runbook order; report every other step of the cause with why it did not run."""
+    results = []
+    secrets = list(bindings.values())
+    for command in commands:
+        base = {"command": command.text, "cls": command.cls.value, "line": command.line}
+        if command not in selected:
+            skip = {CommandClass.MANUAL: ("skipped-manual", "needs a person or host access: " + command.reason),
+                    CommandClass.EXTERNAL: ("skipped-external", "reaches outside the target: " + command.reason)}
+            status, reason = skip.get(command.cls, ("not-selected", command.reason))
+            results.append(StepResult(**base, status=status, reason=reason))
+            continue
+        text = bind(command, bindings)
+        if text is None:
+            missing = [p for p in command.placeholders if p not in bindings]
+            results.append(StepResult(**base, status="unbound", reason=f"unbound placeholder(s): {missing}"))
+            continue
+        if on_step:
+            on_step(command)
+        started = time.time()
+        code, output, duration = run(text, env, timeout_s)
+        results.append(StepResult(**base, status="ran", exit_code=code, duration_s=round(duration, 3),
+                                  output=redact(output, secrets), started_at=started))
+    return results
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

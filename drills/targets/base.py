@@ -1,0 +1,111 @@
+"""The target interface: the primitives faults, verifiers and the runner use, one per Kubernetes action.
+
+Each method maps one to one onto a cluster operation (noted in its docstring), so the kind target implements
+it with the official ``kubernetes`` client and the local sandbox implements it on its object store. Faults and
+verifiers are written against this Protocol only; they never touch processes, cgroups or the API directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class WorkloadRef:
+    kind: str  # "Deployment" | "StatefulSet"
+    namespace: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str, namespace: str) -> WorkloadRef:
+        """``deployment/agent-deployment`` → WorkloadRef("Deployment", namespace, "agent-deployment")."""
+        kind, _, name = text.partition("/")
+        kinds = {"deployment": "Deployment", "deploy": "Deployment", "statefulset": "StatefulSet",
+                 "sts": "StatefulSet"}
+        if not name or kind.lower() not in kinds:
+            raise ValueError(f"expected deployment/NAME or statefulset/NAME, got {text!r}")
+        return cls(kinds[kind.lower()], namespace, name)
+
+    def __str__(self) -> str:
+        return f"{self.kind.lower()}/{self.name} -n {self.namespace}"
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What ``kubectl get pod -o json`` says of a pod, reduced to what checks need."""
+
+    name: str
+    namespace: str
+    node: str
+    ip: str
+    phase: str
+    ready: bool
+    restarts: int
+    waiting_reason: str | None
+    last_reason: str | None  # lastState.terminated.reason, e.g. "OOMKilled"
+    last_exit_code: int | None
+    last_finished_at: float | None = None  # lastState.terminated.finishedAt, unix seconds
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A place drills run: the local sandbox, or a Kubernetes cluster (kind)."""
+
+    name: str
+
+    def describe(self) -> dict[str, Any]:
+        """Enough to rebuild this target later (the journal stores it for ``drillbook cleanup``)."""
+
+    def ensure_up(self) -> None:
+        """Make the system under test available (sandbox: start it; cluster: check the context is allowed)."""
+
+    def wait_steady(self, timeout_s: float) -> None:
+        """Wait until every workload is rolled out and ready (``kubectl rollout status`` on all of them)."""
+
+    def pods(self, namespace: str, selector: dict[str, str]) -> list[PodState]:
+        """``kubectl get pods -l ...``."""
+
+    def rollout_status(self, ref: WorkloadRef) -> dict[str, int]:
+        """Replica counts as ``kubectl rollout status`` sees them: replicas, updatedReplicas,
+        updatedReadyReplicas, currentReplicas (pods of any template that still exist)."""
+
+    def service_endpoints(self, namespace: str, service: str) -> list[str]:
+        """Base URLs of the ready endpoints behind a Service (``kubectl get endpoints``)."""
+
+    def get_config(self, namespace: str, name: str) -> dict[str, str]:
+        """``kubectl get configmap NAME -o jsonpath={.data}``."""
+
+    def set_config(self, namespace: str, name: str, data: dict[str, str | None]) -> dict[str, str]:
+        """Merge ``data`` into a ConfigMap (None removes a key); return the previous values of those keys."""
+
+    def restart(self, ref: WorkloadRef) -> None:
+        """``kubectl rollout restart``."""
+
+    def prometheus_url(self) -> str:
+        """Base URL of the Prometheus that evaluates the alert rules."""
+
+    def alert_for_seconds(self) -> dict[str, float]:
+        """Each alert rule's ``for:`` in seconds, as loaded into that Prometheus."""
+
+    def scrape_and_eval_seconds(self) -> tuple[float, float]:
+        """Prometheus scrape and evaluation interval (the rest of the detection floor)."""
+
+    def step_environment(self) -> dict[str, str]:
+        """Environment for runbook steps: a ``kubectl`` that reaches this target first on PATH."""
+
+    def snapshot(self) -> Any:
+        """Desired state of everything drills may change, to put back after a drill."""
+
+    def restore(self, snapshot: Any) -> None:
+        """Put a snapshot back (``kubectl apply`` of the saved objects)."""
+
+    def capabilities(self) -> set[str]:
+        """What faults may rely on here: ``memory-limits``, ``tmpfs``, ``iptables``, ..."""

@@ -1,0 +1,149 @@
+"""The local sandbox target: real processes, real Redis and Prometheus, Kubernetes semantics, no cluster."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from drills.targets.base import PodState, WorkloadRef
+from drills.targets.local import cgroups, sandbox
+from drills.targets.local.config import SandboxConfig
+from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
+from drills.targets.local.store import ObjectStore
+
+__all__ = ["LocalTarget"]
+
+
+class LocalTarget:
+    """Implements :class:`drills.targets.base.Target` on the sandbox's object store and status."""
+
+    name = "local"
+
+    def __init__(self, root: Path | None = None, profile: str = "fast", octet: int = 42,
+                 sandbox_name: str = "drillbook") -> None:
+        self.root = Path(root) if root else sandbox.default_root()
+        self.profile = profile
+        self.octet = octet
+        self.sandbox_name = sandbox_name
+        self.store = ObjectStore(self.root)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "root": str(self.root), "profile": self.profile, "octet": self.octet,
+                "sandbox_name": self.sandbox_name}
+
+    def ensure_up(self) -> None:
+        sandbox.up(self.root, profile=self.profile, octet=self.octet, name=self.sandbox_name)
+        self._install_kubectl()
+
+    def down(self) -> None:
+        sandbox.down(self.root)
+
+    def wait_steady(self, timeout_s: float = 90) -> None:
+        sandbox.wait_ready(self.root, timeout_s)
+
+    @property
+    def config(self) -> SandboxConfig:
+        return SandboxConfig.load(self.root)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return sandbox.read_status(self.root)
+
+    def pods(self, namespace: str, selector: dict[str, str]) -> list[PodState]:
+        out = []
+        for pod in self.status().get("pods", []):
+            if pod["namespace"] != namespace or pod["phase"] == "Terminating":
+                continue
+            if any(pod["labels"].get(k) != v for k, v in selector.items()):
+                continue
+            c = pod["containerStatuses"][0]
+            term = c.get("lastState", {}).get("terminated") or {}
+            out.append(PodState(
+                name=pod["name"], namespace=namespace, node=pod["nodeName"], ip=pod["podIP"],
+                phase=pod["phase"], ready=pod["ready"], restarts=c["restartCount"],
+                waiting_reason=(c["state"].get("waiting") or {}).get("reason"),
+                last_reason=term.get("reason"), last_exit_code=term.get("exitCode"), labels=pod["labels"],
+                last_finished_at=term.get("finishedAtUnix")))
+        return out
+
+    def rollout_status(self, ref: WorkloadRef) -> dict[str, int]:
+        w = self.status().get("workloads", {}).get(f"{ref.kind}/{ref.namespace}/{ref.name}", {})
+        keys = ("replicas", "updatedReplicas", "updatedReadyReplicas", "currentReplicas")
+        return {k: int(w.get(k, 0)) for k in keys}
+
+    def service_endpoints(self, namespace: str, service: str) -> list[str]:
+        try:
+            return list(json.loads((self.root / "endpoints" / f"{namespace}.{service}.json").read_text()))
+        except FileNotFoundError:
+            return []
+
+    def prometheus_url(self) -> str:
+        for pod in self.status().get("pods", []):
+            if pod["namespace"] == "monitoring" and pod["name"] == "prometheus-0":
+                return f"http://{pod['podIP']}:9090"
+        ips = json.loads((self.root / "ips.json").read_text())
+        return f"http://{ips['monitoring/prometheus-0']}:9090"
+
+    def alert_for_seconds(self) -> dict[str, float]:
+        return alert_for_seconds(profiled_rules(self.config))
+
+    def scrape_and_eval_seconds(self) -> tuple[float, float]:
+        profile = self.config.profile
+        return profile.scrape_interval_s, profile.evaluation_interval_s
+
+    def capabilities(self) -> set[str]:
+        caps = set()
+        if cgroups.cgroup_support():
+            caps.add("memory-limits")
+        if os.geteuid() == 0:
+            caps.update({"tmpfs", "iptables"})
+        return caps
+
+    # -- writes ----------------------------------------------------------------------------------
+    def get_config(self, namespace: str, name: str) -> dict[str, str]:
+        return dict(self.store.require("ConfigMap", namespace, name).get("data", {}))
+
+    def set_config(self, namespace: str, name: str, data: dict[str, str | None]) -> dict[str, str]:
+        current = self.store.require("ConfigMap", namespace, name).get("data", {})
+        previous = {k: current[k] for k in data if k in current}
+        self.store.patch("ConfigMap", namespace, name, {"data": data})
+        return previous
+
+    def restart(self, ref: WorkloadRef) -> None:
+        stamp = datetime.now(timezone.utc).isoformat()
+        patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
+        self.store.patch(ref.kind, ref.namespace, ref.name, patch)
+
+    def snapshot(self) -> dict[str, Any]:
+        objects = self.store.snapshot()
+        return {k: v for k, v in objects.items() if v["kind"] not in ("ReplicaSet", "PodDeletion")}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        with self.store.transaction() as objects:
+            for key in [k for k, v in objects.items() if v["kind"] not in ("ReplicaSet", "PodDeletion")]:
+                if key not in snapshot:
+                    del objects[key]
+            for key, obj in snapshot.items():
+                if objects.get(key, {}).get("spec") != obj.get("spec") or \
+                        objects.get(key, {}).get("data") != obj.get("data"):
+                    objects[key] = obj
+
+    # -- runbook steps ---------------------------------------------------------------------------
+    def step_environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{self.root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["DRILLBOOK_SANDBOX"] = str(self.root)
+        return env
+
+    def _install_kubectl(self) -> None:
+        """A ``kubectl`` on the steps' PATH that speaks to this sandbox, so runbook commands run as written."""
+        bin_dir = self.root / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        script = bin_dir / "kubectl"
+        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m drills.targets.local.kubectl "$@"\n')
+        script.chmod(0o755)

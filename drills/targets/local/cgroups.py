@@ -1,0 +1,139 @@
+"""Memory (and CPU) limits the kernel enforces, via cgroup v1 or v2.
+
+A pod's container gets its own cgroup; the child process moves itself into it before ``exec`` so the limit
+applies from its first allocation. OOM kills are read back from the kernel's own counter (``oom_kill`` in
+``memory.oom_control`` on v1, ``memory.events`` on v2), which is how the sandbox tells ``OOMKilled`` from
+any other SIGKILL, exactly as the kubelet does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+V1_MEMORY = Path("/sys/fs/cgroup/memory")
+V1_CPU = Path("/sys/fs/cgroup/cpu")
+V2_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_support() -> str | None:
+    """Which cgroup flavour this process can create limits in: "v1", "v2", or None (say what's missing)."""
+    if (V1_MEMORY / "memory.limit_in_bytes").exists() and os.access(V1_MEMORY, os.W_OK):
+        return "v1"
+    if (V2_ROOT / "cgroup.controllers").exists() and os.access(V2_ROOT, os.W_OK):
+        if "memory" in (V2_ROOT / "cgroup.controllers").read_text().split():
+            return "v2"
+    return None
+
+
+MISSING = "a writable cgroup memory controller (/sys/fs/cgroup/memory or cgroup v2); run as root"
+
+
+@dataclass
+class ContainerCgroup:
+    """One container's cgroup: created with its limits, read for OOM kills, removed when the pod goes."""
+
+    flavour: str
+    name: str  # path below the controller root, e.g. drillbook/<sandbox>/<ns>_<pod>
+
+    @property
+    def memory_dir(self) -> Path:
+        return (V1_MEMORY if self.flavour == "v1" else V2_ROOT) / self.name
+
+    @property
+    def cpu_dir(self) -> Path:
+        return (V1_CPU if self.flavour == "v1" else V2_ROOT) / self.name
+
+    def create(self, memory_limit: int | None, cpu_millicores: int | None) -> None:
+        if self.flavour == "v2":
+            _enable_v2_controllers(self.memory_dir.parent)
+        self.memory_dir.mkdir(parents=True, exist_ok=True)
+        if self.flavour == "v1":
+            limit = str(memory_limit) if memory_limit else "-1"
+            # Lower the limit first if needed: memsw must stay >= limit.
+            _write(self.memory_dir / "memory.limit_in_bytes", limit)
+            if (self.memory_dir / "memory.memsw.limit_in_bytes").exists():
+                _write(self.memory_dir / "memory.memsw.limit_in_bytes", limit)
+            if cpu_millicores and V1_CPU.exists():
+                self.cpu_dir.mkdir(parents=True, exist_ok=True)
+                _write(self.cpu_dir / "cpu.cfs_period_us", "100000")
+                _write(self.cpu_dir / "cpu.cfs_quota_us", str(cpu_millicores * 100))
+        else:
+            _write(self.memory_dir / "memory.max", str(memory_limit) if memory_limit else "max")
+            _write(self.memory_dir / "memory.swap.max", "0")
+            if cpu_millicores:
+                _write(self.memory_dir / "cpu.max", f"{cpu_millicores * 100} 100000")
+
+    def procs_files(self) -> list[Path]:
+        """Files a child writes its pid into to join the cgroup(s)."""
+        files = [self.memory_dir / "cgroup.procs"]
+        if self.flavour == "v1" and (self.cpu_dir / "cgroup.procs").exists():
+            files.append(self.cpu_dir / "cgroup.procs")
+        return files
+
+    def oom_kills(self) -> int:
+        """The kernel's count of OOM kills in this cgroup."""
+        path = self.memory_dir / ("memory.oom_control" if self.flavour == "v1" else "memory.events")
+        try:
+            for line in path.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except OSError:
+            pass
+        return 0
+
+    def memory_usage(self) -> int:
+        path = self.memory_dir / ("memory.usage_in_bytes" if self.flavour == "v1" else "memory.current")
+        try:
+            return int(path.read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def remove(self) -> None:
+        for directory in {self.memory_dir, self.cpu_dir}:
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
+
+
+def remove_tree(flavour: str, name: str) -> None:
+    """Remove a sandbox's whole cgroup subtree (leaves first); used by ``drillbook down`` and cleanup."""
+    roots = [V1_MEMORY, V1_CPU] if flavour == "v1" else [V2_ROOT]
+    for root in roots:
+        top = root / name
+        if not top.exists():
+            continue
+        for directory, _subdirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+
+
+def join(files: list[Path]) -> None:
+    """Called in the child between fork and exec: move this process into the container's cgroups."""
+    pid = str(os.getpid())
+    for path in files:
+        with open(path, "w") as handle:
+            handle.write(pid)
+
+
+def _write(path: Path, value: str) -> None:
+    path.write_text(value)
+
+
+def _enable_v2_controllers(parent: Path) -> None:
+    chain = []
+    while parent != V2_ROOT and parent != parent.parent:
+        chain.append(parent)
+        parent = parent.parent
+    for directory in reversed(chain):
+        directory.mkdir(exist_ok=True)
+    for directory in [V2_ROOT, *reversed(chain)]:
+        try:
+            _write(directory / "cgroup.subtree_control", "+memory +cpu")
+        except OSError:
+            pass

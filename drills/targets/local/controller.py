@@ -1,0 +1,344 @@
+"""The sandbox's control plane in one process: controllers, scheduler and kubelet for pods as processes.
+
+Run as ``python -m drills.targets.local.controller DIR`` (``drillbook up`` starts it in the background). Each
+tick it reads the desired state from the object store, reconciles Deployments (through ReplicaSets, so
+``rollout undo`` has revisions to go back to) and StatefulSets into pods, schedules new pods onto Ready,
+schedulable nodes, starts/reaps/restarts their containers, and publishes what it sees: ``status.json``
+(for ``kubectl get`` and the verifiers), endpoint files, Prometheus file-SD targets and kube-state-metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+import string
+import random
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drills.targets.local import cgroups
+from drills.targets.local.config import SandboxConfig
+from drills.targets.local.images import ImageStore
+from drills.targets.local.ksm import serve_metrics
+from drills.targets.local.podspec import ContainerConfigError, PodContext, build_container, prepare_volumes
+from drills.targets.local.runtime import Backoff, Container, utc
+from drills.targets.local.store import ObjectStore, Obj, key_of, write_json_atomic
+from drills.targets.local.workloads import plan_deployment, plan_statefulset, template_hash
+
+TICK_S = 0.25
+
+
+@dataclass
+class Pod:
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    owner: tuple[str, str]  # (kind, name)
+    template_hash: str
+    spec: Obj
+    node: str
+    ip: str
+    created: float
+    container: Container
+    deleting: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.container.ready and not self.deleting
+
+
+class Controller:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = SandboxConfig.load(root)
+        self.store = ObjectStore(root)
+        self.images = ImageStore(root / "images.json")
+        self.pods: dict[str, Pod] = {}
+        self.backoff = Backoff(self.config.profile.backoff_base_s, self.config.profile.backoff_cap_s,
+                               self.config.profile.backoff_reset_s)
+        self.cgroup_flavour = cgroups.cgroup_support()
+        self.stopping = threading.Event()
+        self.status: dict[str, Any] = {}
+        self._ips = self._load_ips()
+
+    # -- main loop ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        serve_metrics(self, self.config.controller_address, 8081)
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.tick()
+            except Exception as exc:  # keep the control plane alive; report and retry next tick
+                print(f"{utc(time.time())} tick failed: {exc!r}\n{traceback.format_exc()}", file=sys.stderr,
+                      flush=True)
+            self.stopping.wait(max(0.0, TICK_S - (time.monotonic() - started)))
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        threads = [threading.Thread(target=p.container.stop) for p in self.pods.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.pods.clear()
+        if self.cgroup_flavour:
+            cgroups.remove_tree(self.cgroup_flavour, self.config.cgroup_name)
+        self.publish({})
+
+    def tick(self) -> None:
+        objects = self.store.snapshot()
+        self._handle_deletions(objects)
+        for obj in [o for o in objects.values() if o["kind"] == "Deployment"]:
+            self._reconcile_deployment(obj, objects)
+        for obj in [o for o in objects.values() if o["kind"] == "StatefulSet"]:
+            self._reconcile_statefulset(obj)
+        owners = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects.values()}
+        for pod in list(self.pods.values()):
+            if (pod.owner[0], pod.namespace, pod.owner[1]) not in owners:
+                self._delete_pod(pod)
+        for pod in list(self.pods.values()):
+            if not pod.deleting:
+                self._sync_container(pod, objects)
+        self.publish(objects)
+
+    # -- controllers -------------------------------------------------------------------------------
+    def _reconcile_deployment(self, deploy: Obj, objects: dict[str, Obj]) -> None:
+        meta, spec = deploy["metadata"], deploy["spec"]
+        current = template_hash(spec["template"])
+        self._record_replicaset(deploy, current, objects)
+        pods = self._owned("Deployment", meta["namespace"], meta["name"])
+        plan = plan_deployment(spec, current, pods)
+        for name in plan.delete:
+            self._delete_pod(self.pods[key_of("Pod", meta["namespace"], name)])
+        for _ in range(plan.create):
+            suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+            self._create_pod(f"{meta['name']}-{current[:10]}-{suffix}", deploy, current, stable_ip=False)
+
+    def _reconcile_statefulset(self, sts: Obj) -> None:
+        meta, spec = sts["metadata"], sts["spec"]
+        current = template_hash(spec["template"])
+        pods = self._owned("StatefulSet", meta["namespace"], meta["name"])
+        create, delete = plan_statefulset(spec, meta["name"], current, pods)
+        for name in delete:
+            self._delete_pod(self.pods[key_of("Pod", meta["namespace"], name)])
+        for name in create:
+            self._create_pod(name, sts, current, stable_ip=True)
+
+    def _record_replicaset(self, deploy: Obj, current: str, objects: dict[str, Obj]) -> None:
+        """Keep one ReplicaSet per template with its revision number, as the Deployment controller does."""
+        meta = deploy["metadata"]
+        rs_name = f"{meta['name']}-{current[:10]}"
+        sets = [o for o in objects.values() if o["kind"] == "ReplicaSet"
+                and o["metadata"]["namespace"] == meta["namespace"]
+                and o["metadata"].get("ownerName") == meta["name"]]
+        revision = max((int(s["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for s in sets),
+                       default=0)
+        existing = next((s for s in sets if s["metadata"]["name"] == rs_name), None)
+        if existing is not None:
+            rev = int(existing["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+            if rev == revision:
+                return
+            revision_new = revision + 1  # rolled back to an older template: it becomes the newest revision
+        else:
+            revision_new = revision + 1
+        change_cause = meta.get("annotations", {}).get("kubernetes.io/change-cause", "")
+        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+              "metadata": {"name": rs_name, "namespace": meta["namespace"], "ownerName": meta["name"],
+                           "annotations": {"deployment.kubernetes.io/revision": str(revision_new),
+                                           "kubernetes.io/change-cause": change_cause}},
+              "spec": {"template": deploy["spec"]["template"]}}
+        self.store.apply(rs)
+        self.store.patch("Deployment", meta["namespace"], meta["name"],
+                         {"metadata": {"annotations": {"deployment.kubernetes.io/revision": str(revision_new)}}})
+
+    def _handle_deletions(self, objects: dict[str, Obj]) -> None:
+        """``kubectl delete pod`` leaves a PodDeletion request; the controller carries it out."""
+        for obj in [o for o in objects.values() if o["kind"] == "PodDeletion"]:
+            meta = obj["metadata"]
+            pod = self.pods.get(key_of("Pod", meta["namespace"], meta["name"]))
+            if pod is not None:
+                self._delete_pod(pod)
+            self.store.delete("PodDeletion", meta["namespace"], meta["name"])
+
+    # -- pods --------------------------------------------------------------------------------------
+    def _owned(self, kind: str, namespace: str, name: str) -> list[Pod]:
+        return [p for p in self.pods.values()
+                if p.owner == (kind, name) and p.namespace == namespace and not p.deleting]
+
+    def _create_pod(self, name: str, owner: Obj, current: str, stable_ip: bool) -> None:
+        namespace = owner["metadata"]["namespace"]
+        template = owner["spec"]["template"]
+        node = self._schedule(template["spec"])
+        if node is None:
+            return  # Pending: no node fits; retried next tick
+        container_spec = template["spec"]["containers"][0]
+        cgroup = None
+        if self.cgroup_flavour:
+            cgroup = cgroups.ContainerCgroup(self.cgroup_flavour, f"{self.config.cgroup_name}/{namespace}_{name}")
+        pod = Pod(
+            name=name, namespace=namespace, labels=dict(template["metadata"].get("labels", {})),
+            annotations=dict(template["metadata"].get("annotations", {})),
+            owner=(owner["kind"], owner["metadata"]["name"]), template_hash=current,
+            spec=_pod_spec(owner, name),
+            node=node, ip=self._allocate_ip(namespace, name, node, stable_ip), created=time.time(),
+            container=Container(container_spec["name"], container_spec.get("image", ""),
+                                self.root / "logs" / namespace / name / f"{container_spec['name']}.log", cgroup),
+        )
+        self.pods[key_of("Pod", namespace, name)] = pod
+
+    def _delete_pod(self, pod: Pod) -> None:
+        if pod.deleting:
+            return
+        pod.deleting = True
+
+        def finish() -> None:
+            pod.container.stop()
+            self.pods.pop(key_of("Pod", pod.namespace, pod.name), None)
+
+        threading.Thread(target=finish, daemon=True).start()
+
+    def _sync_container(self, pod: Pod, objects: dict[str, Obj]) -> None:
+        container = pod.container
+        container.reap(self.backoff)
+        if container.running or time.time() < container.backoff_until:
+            return
+        spec = pod.spec["containers"][0]
+        entrypoint = self.images.entrypoint(spec.get("image", ""))
+        if entrypoint is None:
+            first = container.waiting is None or container.waiting[0] not in ("ErrImagePull", "ImagePullBackOff")
+            container.failures += 1
+            container.wait(self.backoff, "ErrImagePull" if first else "ImagePullBackOff",
+                           f'Failed to pull image "{spec.get("image")}": manifest unknown')
+            return
+        ctx = self._context(pod, objects)
+        try:
+            ctx.volume_dirs = prepare_volumes(pod.spec, ctx, self.root / "volumes" / pod.namespace)
+            config = build_container(spec, ctx, entrypoint)
+        except ContainerConfigError as exc:
+            container.waiting = ("CreateContainerConfigError", str(exc))
+            container.backoff_until = time.time() + 1
+            return
+        container.start(config, ctx.pod_dir)
+
+    def _context(self, pod: Pod, objects: dict[str, Obj]) -> PodContext:
+        def named(kind: str) -> dict[str, Obj]:
+            return {o["metadata"]["name"]: o for o in objects.values()
+                    if o["kind"] == kind and o["metadata"]["namespace"] == pod.namespace}
+
+        pod_dir = self.root / "pods" / pod.namespace / pod.name
+        pod_dir.mkdir(parents=True, exist_ok=True)
+        return PodContext(name=pod.name, namespace=pod.namespace, node=pod.node, ip=pod.ip, pod_dir=pod_dir,
+                          configmaps=named("ConfigMap"), secrets=named("Secret"),
+                          services=self._dns(objects, pod.namespace), base_env=_base_env())
+
+    # -- scheduling and addresses ------------------------------------------------------------------
+    def _schedule(self, spec: Obj) -> str | None:
+        if spec.get("nodeName"):
+            return str(spec["nodeName"])
+        selector = spec.get("nodeSelector", {})
+        tolerated = {t.get("key") for t in spec.get("tolerations", [])}
+        candidates = []
+        for node in self.store.list("Node"):
+            labels = node["metadata"].get("labels", {})
+            taints = {t["key"] for t in node.get("spec", {}).get("taints", [])}
+            if node.get("spec", {}).get("unschedulable") or not _node_ready(node):
+                continue
+            if any(labels.get(k) != v for k, v in selector.items()) or (taints - tolerated):
+                continue
+            candidates.append(node["metadata"]["name"])
+        if not candidates:
+            return None
+        load = {n: sum(1 for p in self.pods.values() if p.node == n and not p.deleting) for n in candidates}
+        return min(candidates, key=lambda n: (load[n], n))
+
+    def _allocate_ip(self, namespace: str, name: str, node: str, stable: bool) -> str:
+        key = f"{namespace}/{name}"
+        if stable and key in self._ips:
+            return self._ips[key]
+        used = {p.ip for p in self.pods.values()} | set(self._ips.values())
+        subnet = 0 if stable else 1 + self.config.nodes.index(node) if node in self.config.nodes else 9
+        for host in range(10, 250):
+            ip = f"127.{self.config.octet}.{subnet}.{host}"
+            if ip not in used:
+                break
+        else:
+            raise RuntimeError(f"no free pod address on {node}")
+        if stable:
+            self._ips[key] = ip
+            write_json_atomic(self.root / "ips.json", self._ips)
+        return ip
+
+    def _load_ips(self) -> dict[str, str]:
+        try:
+            return dict(json.loads((self.root / "ips.json").read_text()))
+        except FileNotFoundError:
+            return {}
+
+    def _dns(self, objects: dict[str, Obj], namespace: str) -> dict[str, str]:
+        """Service names → address of the Service's StatefulSet pod (the sandbox has no ClusterIP proxy)."""
+        names: dict[str, str] = {}
+        for svc in (o for o in objects.values() if o["kind"] == "Service"):
+            meta = svc["metadata"]
+            selector = svc.get("spec", {}).get("selector", {})
+            backing = sorted((p for p in self.pods.values() if p.namespace == meta["namespace"]
+                              and p.owner[0] == "StatefulSet"
+                              and all(p.labels.get(k) == v for k, v in selector.items())), key=lambda p: p.name)
+            if not backing:
+                continue
+            ip = backing[0].ip
+            ns = meta["namespace"]
+            for dns in (f"{meta['name']}.{ns}", f"{meta['name']}.{ns}.svc", f"{meta['name']}.{ns}.svc.cluster.local"):
+                names[dns] = ip
+            if ns == namespace:
+                names[meta["name"]] = ip
+        return names
+
+    # -- publishing --------------------------------------------------------------------------------
+    def publish(self, objects: dict[str, Obj]) -> None:
+        from drills.targets.local.publish import publish_status
+
+        self.status = publish_status(self, objects)
+
+
+def _pod_spec(owner: Obj, pod_name: str) -> Obj:
+    """The pod's spec; a StatefulSet's volumeClaimTemplates become the pod's own claims (``data-redis-0``)."""
+    spec: Obj = copy.deepcopy(owner["spec"]["template"]["spec"])
+    for claim in owner["spec"].get("volumeClaimTemplates", []):
+        name = claim["metadata"]["name"]
+        spec.setdefault("volumes", []).append(
+            {"name": name, "persistentVolumeClaim": {"claimName": f"{name}-{pod_name}"}})
+    return spec
+
+
+def _node_ready(node: Obj) -> bool:
+    for cond in node.get("status", {}).get("conditions", []):
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return True
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH", "VIRTUAL_ENV", "TZ")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def main() -> None:
+    Controller(Path(sys.argv[1])).run()
+
+
+if __name__ == "__main__":
+    main()

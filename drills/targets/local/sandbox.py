@@ -1,0 +1,142 @@
+"""Bring the local sandbox up and down, and wait until it is steady.
+
+``up`` writes the desired state (nodes, the reference system's manifests, monitoring and drill helpers) into
+the object store and starts the controller daemon; ``down`` stops the daemon, which stops every pod and
+removes the sandbox's cgroups. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drills.errors import TargetError
+from drills.targets.local import cgroups
+from drills.targets.local.config import PROFILES, SandboxConfig
+from drills.targets.local.images import ImageStore
+from drills.targets.local.infra import infrastructure, nodes
+from drills.targets.local.store import ObjectStore
+
+
+def default_root() -> Path:
+    if os.environ.get("DRILLBOOK_SANDBOX"):
+        return Path(os.environ["DRILLBOOK_SANDBOX"])
+    state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+    return state / "drillbook" / "sandbox"
+
+
+def app_manifests() -> list[dict[str, Any]]:
+    text = resources.files("refsystem").joinpath("manifests/production-agents.yaml").read_text()
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def controller_pid(root: Path) -> int | None:
+    try:
+        pid = int((root / "controller.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def is_up(root: Path) -> bool:
+    return controller_pid(root) is not None
+
+
+def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillbook") -> SandboxConfig:
+    """Start the sandbox (or keep the running one) and return its config."""
+    root.mkdir(parents=True, exist_ok=True)
+    if is_up(root):
+        return SandboxConfig.load(root)
+    config = SandboxConfig(name=name, octet=octet, profile=PROFILES[profile])
+    config.save(root)
+    ImageStore(root / "images.json").write_defaults()
+    store = ObjectStore(root)
+    for obj in [*nodes(config), *app_manifests(), *infrastructure(config, root)]:
+        store.apply(obj)
+    baseline = store.snapshot()
+    (root / "baseline.json").write_text(json.dumps(baseline))
+    log = open(root / "controller.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "drills.targets.local.controller", str(root)],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    (root / "controller.pid").write_text(str(proc.pid))
+    return config
+
+
+def down(root: Path, timeout_s: float = 20) -> None:
+    """Stop the controller (it stops its pods); kill what is left if it does not stop in time."""
+    pid = controller_pid(root)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and controller_pid(root) is not None:
+            _reap(pid)
+            time.sleep(0.1)
+        if controller_pid(root) is not None:
+            os.killpg(pid, signal.SIGKILL)
+    _kill_leftover_pods(root)
+    try:
+        config = SandboxConfig.load(root)
+        flavour = cgroups.cgroup_support()
+        if flavour:
+            cgroups.remove_tree(flavour, config.cgroup_name)
+    except FileNotFoundError:
+        pass
+    for name in ("controller.pid", "status.json", "objects.json"):
+        (root / name).unlink(missing_ok=True)
+
+
+def read_status(root: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((root / "status.json").read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def wait_ready(root: Path, timeout_s: float = 90) -> dict[str, Any]:
+    """Wait until every workload has all its replicas ready on the current template."""
+    deadline = time.monotonic() + timeout_s
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        if not is_up(root):
+            raise TargetError(f"the sandbox controller is not running; see {root / 'controller.log'}")
+        status = read_status(root)
+        workloads = status.get("workloads", {})
+        if workloads and all(w["updatedReadyReplicas"] == w["replicas"] == w["currentReplicas"]
+                             for w in workloads.values()):
+            return status
+        time.sleep(0.25)
+    waiting = {k: f"{w['updatedReadyReplicas']}/{w['replicas']}" for k, w in status.get("workloads", {}).items()
+               if w["updatedReadyReplicas"] != w["replicas"]}
+    raise TargetError(f"sandbox not ready after {timeout_s:.0f}s: {waiting}")
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _kill_leftover_pods(root: Path) -> None:
+    """After a controller crash its pods may still run: kill their process groups (pids from status.json)."""
+    for pod in read_status(root).get("pods", []):
+        for container in pod.get("containerStatuses", []):
+            if container.get("pid"):
+                try:
+                    os.killpg(container["pid"], signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass

@@ -1,0 +1,73 @@
+"""OOM: the pods' memory is driven past the cgroup limit the kernel enforces, by the traffic they serve.
+
+Story reproduced (see REFERENCE "rollout subtlety"): the deployment's limit is fine for normal traffic, then
+traffic shifts to requests with large contexts. Every replica's working set grows past its limit in the
+*running* pods, the kernel OOM-kills them (exit 137, ``OOMKilled``), they restart into the same traffic and
+crash-loop, and with no ready replica left AgentDown fires. Lowering the limit with a new rollout instead
+would stall behind the still-serving old pods and nothing would fire; that is not the runbook's story.
+
+The load generator's ConfigMap is the lever (on a cluster it is a Deployment too), so this fault uses only
+``get_config`` / ``set_config`` / ``restart`` / ``pods`` from the target interface.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from drills.errors import FaultError
+from drills.registry import Evidence, FaultPlugin, Undo
+from drills.targets.base import Target, WorkloadRef
+
+
+class OomParams(BaseModel):
+    namespace: str = "production-agents"
+    selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
+    load_namespace: str = "drillbook-system"
+    load_configmap: str = "loadgen-config"
+    load_workload: str = "deployment/loadgen"
+    load: dict[str, str] = Field(default_factory=lambda: {"CONTEXT_KB": "8192"},
+                                 description="load generator settings whose working set exceeds the limit")
+    all_replicas: bool = Field(True, description="wait until every replica has been OOMKilled")
+
+
+def undo(target: Target, p: OomParams) -> Undo:
+    current = target.get_config(p.load_namespace, p.load_configmap)
+    return {"namespace": p.load_namespace, "configmap": p.load_configmap, "workload": p.load_workload,
+            "data": {k: current.get(k) for k in p.load}}
+
+
+def inject(target: Target, p: OomParams) -> None:
+    target.set_config(p.load_namespace, p.load_configmap, dict(p.load))
+    target.restart(WorkloadRef.parse(p.load_workload, p.load_namespace))
+
+
+def confirm(target: Target, p: OomParams, since: float, timeout_s: float) -> Evidence:
+    """Wait for the kernel's verdict, after ``since``: OOMKilled with exit code 137 on every (or one) replica."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        pods = target.pods(p.namespace, p.selector)
+        for pod in pods:
+            fresh = pod.last_finished_at is not None and pod.last_finished_at >= since
+            if fresh and pod.last_reason == "OOMKilled" and pod.last_exit_code == 137 and pod.name not in seen:
+                seen[pod.name] = {"reason": pod.last_reason, "exitCode": pod.last_exit_code,
+                                  "restarts": pod.restarts, "node": pod.node, "observed_at": time.time()}
+        names = {pod.name for pod in pods}
+        if seen and (not p.all_replicas or names <= set(seen)):
+            return {"oom_killed": seen, "load": dict(p.load)}
+        time.sleep(0.25)
+    raise FaultError(f"no OOMKilled (exit 137) observed on {'every' if p.all_replicas else 'any'} replica "
+                     f"of {p.selector} within {timeout_s:.0f}s (seen: {sorted(seen) or 'none'})")
+
+
+def revert(target: Target, record: Undo) -> None:
+    target.set_config(record["namespace"], record["configmap"], record["data"])
+    target.restart(WorkloadRef.parse(record["workload"], record["namespace"]))
+
+
+FAULT = FaultPlugin(kind="oom", summary="drive every replica's memory past its cgroup limit with heavy traffic",
+                    params=OomParams, undo=undo, inject=inject, confirm=confirm, revert=revert,
+                    requires=frozenset({"memory-limits"}))

@@ -1,0 +1,16 @@
+"""Reference system under test: a small but real "production-agent" chat service.
+
+Drills need something concrete to break and heal. This package is that something, modelled on the
+incident runbooks (``/work/shared/seed/incident-runbooks.md``): every config key, metric name and
+failure symptom the runbooks mention exists here for real, so a runbook's remediation either works
+against it or visibly does not.
+
+Programs (each configured only by environment variables, each runnable as a "pod"):
+
+* ``python -m refsystem.agent``    - the chat service (HTTP, Redis history, upstream LLM via the SDK).
+* ``python -m refsystem.llm_stub`` - a LOCAL STUB of the Anthropic Messages API; drills never call a
+  paid API.
+* ``python -m refsystem.loadgen``  - steady, bounded traffic against loopback targets only.
+
+Shared env parsing and the one-line ``key=value`` logger live in :mod:`refsystem.config`.
+"""
