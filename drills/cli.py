@@ -122,7 +122,7 @@ def run(
 ) -> None:
     """Run drills and write results.json and junit.xml into --report-dir."""
     from drills.cleanup import cleanup_journal
-    from drills.runner import RunContext, run_drill
+    from drills.runner import Interrupted, RunContext, run_drill
 
     if target != "local":
         _fail(DrillbookError(f"target {target!r} is not available yet (only 'local')"))
@@ -145,7 +145,10 @@ def run(
             result = run_drill(d, ctx)
             results.append(result)
             _print_result(result)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Interrupted):
+            results.append(exc.result)
+            _print_result(exc.result)
         console.print("[red]interrupted[/red]: faults were reverted")
         _write(results, report_dir)
         raise typer.Exit(130)

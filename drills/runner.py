@@ -25,6 +25,14 @@ from verifiers.health import hold, restarts, service_recovered
 Events = Callable[[str, str], None]
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a drill; the fault was reverted and ``result`` says how far it got."""
+
+    def __init__(self, result: DrillResult) -> None:
+        super().__init__(result.id)
+        self.result = result
+
+
 @dataclass
 class RunContext:
     target: Target
@@ -61,11 +69,10 @@ def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
     except PrerequisiteError as exc:
         result.verdict, result.reason = Verdict.SKIPPED, str(exc)
         return _finish(result, keep_verdict=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         result.reason = "interrupted (Ctrl-C / SIGTERM); the fault was reverted"
         result.check("not-interrupted", False)
-        _finish(result)
-        raise
+        raise Interrupted(_finish(result)) from exc
     except DrillbookError as exc:
         result.reason = f"{type(exc).__name__}: {exc}"
         result.check("drill-completed", False, str(exc))

@@ -12,6 +12,7 @@ from typing import Any
 from drills.targets.base import PodState, WorkloadRef
 from drills.targets.local import cgroups, sandbox
 from drills.targets.local.config import SandboxConfig
+from drills.targets.local.infra import PROMETHEUS_PORT
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
 from drills.targets.local.store import ObjectStore
 
@@ -85,9 +86,9 @@ class LocalTarget:
     def prometheus_url(self) -> str:
         for pod in self.status().get("pods", []):
             if pod["namespace"] == "monitoring" and pod["name"] == "prometheus-0":
-                return f"http://{pod['podIP']}:9090"
+                return f"http://{pod['podIP']}:{PROMETHEUS_PORT}"
         ips = json.loads((self.root / "ips.json").read_text())
-        return f"http://{ips['monitoring/prometheus-0']}:9090"
+        return f"http://{ips['monitoring/prometheus-0']}:{PROMETHEUS_PORT}"
 
     def alert_for_seconds(self) -> dict[str, float]:
         return alert_for_seconds(profiled_rules(self.config))

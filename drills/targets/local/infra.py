@@ -17,6 +17,11 @@ Obj = dict[str, Any]
 CONTROL_PLANE = {"node-role.kubernetes.io/control-plane": ""}
 TOLERATE_CP = [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]
 STUB_KEY = "sk-ant-drill-0000-valid"  # accepted by the local stub; not a real credential
+# Not the usual 9090/9121/9100: Debian's prometheus, prometheus-redis-exporter and node-exporter services
+# bind those ports on every address once installed, and a wildcard bind would refuse the pod's own address.
+PROMETHEUS_PORT = 19090
+EXPORTER_PORT = 19121
+LOADGEN_METRICS_PORT = 19100
 
 
 def nodes(config: SandboxConfig) -> list[Obj]:
@@ -79,25 +84,25 @@ def infrastructure(config: SandboxConfig, root: Path) -> list[Obj]:
         "name": "loadgen", "image": "ghcr.io/drillbook/loadgen:1.0.0",
         "envFrom": [{"configMapRef": {"name": "loadgen-config"}}],
         "env": _pod_env(TARGETS_FILE=str(root / "endpoints" / "production-agents.production-agent.json"),
-                        METRICS_PORT="9100"),
-    }, annotations={**scrape, "prometheus.io/port": "9100"})
+                        METRICS_PORT=str(LOADGEN_METRICS_PORT)),
+    }, annotations={**scrape, "prometheus.io/port": str(LOADGEN_METRICS_PORT)})
     prometheus = _workload("StatefulSet", "prometheus", "monitoring", {
         "name": "prometheus", "image": "prom/prometheus:v2.42.0",
         "args": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
-                 "--web.listen-address=$(POD_IP):9090", "--storage.tsdb.retention.time=1d",
+                 f"--web.listen-address=$(POD_IP):{PROMETHEUS_PORT}", "--storage.tsdb.retention.time=1d",
                  "--web.enable-lifecycle", "--log.level=warn"],
         "env": _pod_env(),
         "volumeMounts": [{"name": "config", "mountPath": "/etc/prometheus"},
                          {"name": "data", "mountPath": "/prometheus"}],
-        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": 9090}, "periodSeconds": 1},
+        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": PROMETHEUS_PORT}, "periodSeconds": 1},
     }, volumes=[{"name": "config", "configMap": {"name": "prometheus-config"}},
                 {"name": "data", "emptyDir": {}}])
     exporter = _workload("Deployment", "redis-exporter", "monitoring", {
         "name": "redis-exporter", "image": "oliver006/redis_exporter:v1.45.0",
         "env": _pod_env(REDIS_ADDR="redis://redis-service.production-agents:6379",
-                        REDIS_EXPORTER_WEB_LISTEN_ADDRESS="$(POD_IP):9121"),
-        "readinessProbe": {"httpGet": {"path": "/", "port": 9121}, "periodSeconds": 1},
-    }, annotations={**scrape, "prometheus.io/port": "9121"})
+                        REDIS_EXPORTER_WEB_LISTEN_ADDRESS=f"$(POD_IP):{EXPORTER_PORT}"),
+        "readinessProbe": {"httpGet": {"path": "/", "port": EXPORTER_PORT}, "periodSeconds": 1},
+    }, annotations={**scrape, "prometheus.io/port": str(EXPORTER_PORT)})
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "drillbook-system"}},
@@ -106,6 +111,6 @@ def infrastructure(config: SandboxConfig, root: Path) -> list[Obj]:
                    {"RATE": "10", "CONCURRENCY": "4", "USERS": "20", "CONTEXT_KB": "16", "TIMEOUT_S": "5"}),
         stub, _service("anthropic-stub", "drillbook-system", 8090),
         loadgen,
-        prometheus, _service("prometheus", "monitoring", 9090),
+        prometheus, _service("prometheus", "monitoring", PROMETHEUS_PORT),
         exporter,
     ]

@@ -251,23 +251,22 @@ def check_supported(verb: str, rest: list[str]) -> None:
 
 
 def run(argv: list[str]) -> int:
-    command: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, command = argv[:split], argv[split + 1:]
-    indexes = _word_indexes(argv)
+    end = argv.index("--") if "--" in argv else len(argv)
+    indexes = _word_indexes(argv[:end])
     if not indexes:
         raise KubectlError(f"error: a command is required (supported: {', '.join(SUPPORTED)})")
     verb, rest = argv[indexes[0]], argv[:indexes[0]] + argv[indexes[0] + 1:]
     check_supported(verb, rest)
+    command: list[str] = []
+    if verb == "exec" and "--" in rest:  # everything after -- is the container's command, untouched
+        rest, command = rest[:rest.index("--")], rest[rest.index("--") + 1:]
     args = parse(verb, rest)
+    args.command = command
     ctx = verbs.Ctx(root=default_root(), namespace=args.namespace or "default",
                     explicit_namespace=args.namespace is not None, all_namespaces=args.all_namespaces)
     if verb not in NO_SANDBOX_NEEDED and not (ctx.root / "objects.json").exists():
         raise KubectlError(f"The connection to the server was refused - no drillbook sandbox at {ctx.root} "
                            "(run `drillbook up`, or set DRILLBOOK_SANDBOX)")
-    if verb == "exec":
-        return verbs.exec_(ctx, args, command)
     return VERBS[verb][1](ctx, args)
 
 

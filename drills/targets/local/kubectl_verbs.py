@@ -884,7 +884,8 @@ def exec_argv(command: list[str], pod_ip: str, services: dict[str, str], mounts:
     return [program, *args]
 
 
-def exec_(ctx: Ctx, args: Namespace, command: list[str]) -> int:
+def exec_(ctx: Ctx, args: Namespace) -> int:
+    command: list[str] = args.command
     if not args.words:
         raise KubectlError("error: pod, type/name or --filename must be specified")
     if len(args.words) > 1:

@@ -27,6 +27,9 @@ from drills.targets.local.infra import infrastructure, nodes
 from drills.targets.local.store import ObjectStore
 
 
+_DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def default_root() -> Path:
     if os.environ.get("DRILLBOOK_SANDBOX"):
         return Path(os.environ["DRILLBOOK_SANDBOX"])
@@ -68,10 +71,11 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
         store.apply(obj)
     baseline = store.snapshot()
     (root / "baseline.json").write_text(json.dumps(baseline))
-    log = open(root / "controller.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "drills.targets.local.controller", str(root)],
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    with open(root / "controller.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "drills.targets.local.controller", str(root)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    _DAEMONS[proc.pid] = proc  # outlives this call on purpose; down() reaps it if we started it
     (root / "controller.pid").write_text(str(proc.pid))
     return config
 
@@ -125,6 +129,10 @@ def wait_ready(root: Path, timeout_s: float = 90) -> dict[str, Any]:
 
 
 def _reap(pid: int) -> None:
+    if pid in _DAEMONS:
+        if _DAEMONS[pid].poll() is not None:
+            del _DAEMONS[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

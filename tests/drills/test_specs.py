@@ -1,0 +1,65 @@
+"""Drill specs: the catalog loads, and every malformed spec is reported at its file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drills.errors import SpecError
+from drills.specs import load_catalog, load_spec, resolve, select
+
+GOOD = """\
+id: agent-down/oom
+runbook_file: runbooks/production-agent.md
+runbook: Agent Down
+cause: Out of Memory (OOM)
+fault:
+  kind: oom
+  params: {}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "drill.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_catalog_loads_and_resolves_to_runbook_causes() -> None:
+    specs = load_catalog()
+    assert "agent-down/oom" in [s.id for s in specs]
+    drill = resolve(next(s for s in specs if s.id == "agent-down/oom"))
+    assert drill.cause.title == "Out of Memory (OOM)" and drill.runbook.priority == "P0"
+    assert any("4Gi" in c.text for c in drill.commands)
+
+
+def test_select_by_id_prefix_and_runbook() -> None:
+    specs = load_catalog()
+    assert [s.id for s in select(specs, ["agent-down/"], [])] == [s.id for s in specs if s.id.startswith("agent-down/")]
+    assert select(specs, [], ["agent down"])
+    with pytest.raises(SpecError, match="no drill with id nope/x"):
+        select(specs, ["nope/x"], [])
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    (GOOD.replace("id: agent-down/oom", "id: Not An Id"), 1, "id: String should match pattern"),
+    (GOOD.replace("  params: {}", "  params: {}\n  colour: red"), 8, "fault.colour: Extra inputs are not permitted"),
+    (GOOD.replace("cause: Out of Memory (OOM)", "cause: Cosmic Rays"), 4, "Cosmic Rays"),
+    (GOOD.replace("runbook: Agent Down", "runbook: Nope"), 3, "Nope"),
+    (GOOD + "budgets:\n  stable_s: soon\n", 9, "budgets.stable_s"),
+    (GOOD.replace("fault:\n", "fault: [\n"), 7, "invalid YAML"),
+    ("- just\n- a list\n", 1, "must be a YAML mapping"),
+])
+def test_malformed_spec_errors_name_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert message in str(caught.value)
+
+
+def test_missing_fault_field_points_at_the_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("  kind: oom\n", ""))
+    with pytest.raises(SpecError, match=rf"{path}:6: fault.kind: Field required"):
+        load_spec(path)
