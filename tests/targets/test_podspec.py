@@ -174,8 +174,6 @@ def test_command_replaces_entrypoint(tmp_path: Path) -> None:
     assert build_container(spec, make_ctx(tmp_path), ["/entry"]).argv == ["/bin/sh", "-c", "echo hi"]
 
 
-@pytest.mark.xfail(reason="BUG: $$(VAR) should escape to a literal $(VAR) (Kubernetes expansion rules); "
-                          "podspec._expand expands it to $<value>", strict=True)
 def test_double_dollar_escapes_expansion(tmp_path: Path) -> None:
     spec = {"name": "c", "args": ["$$(POD_IP)"],
             "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}
@@ -198,9 +196,6 @@ def test_mount_path_in_args_rewritten_to_host_dir(tmp_path: Path) -> None:
     assert config.mounts == {"/data": host}
 
 
-@pytest.mark.xfail(reason="BUG: podspec._map_paths rewrites mount paths one mount at a time, so a host "
-                          "directory that starts with another mountPath (e.g. an emptyDir at /tmp while the "
-                          "sandbox lives under /tmp) is rewritten twice", strict=True)
 def test_mount_path_rewrite_is_single_pass(tmp_path: Path) -> None:
     data_host = Path("/tmp/sandbox/volumes/data")
     tmp_host = Path("/tmp/sandbox/volumes/scratch")

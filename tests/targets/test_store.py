@@ -108,8 +108,6 @@ def test_require_missing_raises_kubectl_like_message(store: ObjectStore) -> None
     assert str(err.value) == 'nodes "sandbox-worker9" not found'
 
 
-@pytest.mark.xfail(reason='BUG: store.require/patch pluralise the kind by appending "s": NetworkPolicy '
-                          'becomes "networkpolicys" (kubectl says networkpolicies)', strict=True)
 def test_require_plural_of_network_policy(store: ObjectStore) -> None:
     with pytest.raises(TargetError, match='networkpolicies "deny-all" not found'):
         store.require("NetworkPolicy", NS, "deny-all")

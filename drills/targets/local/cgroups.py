@@ -51,10 +51,17 @@ class ContainerCgroup:
         self.memory_dir.mkdir(parents=True, exist_ok=True)
         if self.flavour == "v1":
             limit = str(memory_limit) if memory_limit else "-1"
-            # Lower the limit first if needed: memsw must stay >= limit.
-            _write(self.memory_dir / "memory.limit_in_bytes", limit)
+            # The kernel keeps memsw.limit >= limit at every step: when raising, memsw goes first; when
+            # lowering, limit goes first. Try one order and fall back to the other (EINVAL).
+            files = [self.memory_dir / "memory.limit_in_bytes"]
             if (self.memory_dir / "memory.memsw.limit_in_bytes").exists():
-                _write(self.memory_dir / "memory.memsw.limit_in_bytes", limit)
+                files.append(self.memory_dir / "memory.memsw.limit_in_bytes")
+            try:
+                for path in files:
+                    _write(path, limit)
+            except OSError:
+                for path in reversed(files):
+                    _write(path, limit)
             if cpu_millicores and V1_CPU.exists():
                 self.cpu_dir.mkdir(parents=True, exist_ok=True)
                 _write(self.cpu_dir / "cpu.cfs_period_us", "100000")

@@ -62,6 +62,9 @@ class Controller:
         self.store = ObjectStore(root)
         self.images = ImageStore(root / "images.json")
         self.pods: dict[str, Pod] = {}
+        # Pods being stopped, out of ``pods`` so a StatefulSet's replacement (same name) can be tracked apart;
+        # the replacement is only created once its predecessor is gone, as the StatefulSet controller does.
+        self.terminating: dict[int, Pod] = {}
         self.backoff = Backoff(self.config.profile.backoff_base_s, self.config.profile.backoff_cap_s,
                                self.config.profile.backoff_reset_s)
         self.cgroup_flavour = cgroups.cgroup_support()
@@ -85,7 +88,8 @@ class Controller:
         self.shutdown()
 
     def shutdown(self) -> None:
-        threads = [threading.Thread(target=p.container.stop) for p in self.pods.values()]
+        threads = [threading.Thread(target=p.container.stop)
+                   for p in [*self.pods.values(), *self.terminating.values()]]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -107,8 +111,12 @@ class Controller:
             if (pod.owner[0], pod.namespace, pod.owner[1]) not in owners:
                 self._delete_pod(pod)
         for pod in list(self.pods.values()):
-            if not pod.deleting:
+            try:
                 self._sync_container(pod, objects)
+            except Exception as exc:  # one pod's failure must not stop the control plane
+                pod.container.waiting = ("RunContainerError", f"{type(exc).__name__}: {exc}")
+                pod.container.backoff_until = time.time() + 2
+                print(f"{utc(time.time())} pod {pod.namespace}/{pod.name}: {exc!r}", file=sys.stderr, flush=True)
         self.publish(objects)
 
     # -- controllers -------------------------------------------------------------------------------
@@ -131,8 +139,10 @@ class Controller:
         create, delete = plan_statefulset(spec, meta["name"], current, pods)
         for name in delete:
             self._delete_pod(self.pods[key_of("Pod", meta["namespace"], name)])
+        stopping = {p.name for p in self.terminating.values() if p.namespace == meta["namespace"]}
         for name in create:
-            self._create_pod(name, sts, current, stable_ip=True)
+            if name not in stopping:
+                self._create_pod(name, sts, current, stable_ip=True)
 
     def _record_replicaset(self, deploy: Obj, current: str, objects: dict[str, Obj]) -> None:
         """Keep one ReplicaSet per template with its revision number, as the Deployment controller does."""
@@ -200,10 +210,12 @@ class Controller:
         if pod.deleting:
             return
         pod.deleting = True
+        self.pods.pop(key_of("Pod", pod.namespace, pod.name), None)
+        self.terminating[id(pod)] = pod
 
         def finish() -> None:
             pod.container.stop()
-            self.pods.pop(key_of("Pod", pod.namespace, pod.name), None)
+            self.terminating.pop(id(pod), None)
 
         threading.Thread(target=finish, daemon=True).start()
 
@@ -258,14 +270,14 @@ class Controller:
             candidates.append(node["metadata"]["name"])
         if not candidates:
             return None
-        load = {n: sum(1 for p in self.pods.values() if p.node == n and not p.deleting) for n in candidates}
+        load = {n: sum(1 for p in self.pods.values() if p.node == n) for n in candidates}
         return min(candidates, key=lambda n: (load[n], n))
 
     def _allocate_ip(self, namespace: str, name: str, node: str, stable: bool) -> str:
         key = f"{namespace}/{name}"
         if stable and key in self._ips:
             return self._ips[key]
-        used = {p.ip for p in self.pods.values()} | set(self._ips.values())
+        used = {p.ip for p in [*self.pods.values(), *self.terminating.values()]} | set(self._ips.values())
         subnet = 0 if stable else 1 + self.config.nodes.index(node) if node in self.config.nodes else 9
         for host in range(10, 250):
             ip = f"127.{self.config.octet}.{subnet}.{host}"

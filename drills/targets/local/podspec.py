@@ -166,12 +166,20 @@ def _env_value(item: Obj, ctx: PodContext, env: dict[str, str]) -> str | None:
     return None
 
 
-_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 def _expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes ``$(VAR)`` expansion in command, args and env values (unknown references stay as they are)."""
-    return _VAR.sub(lambda m: env.get(m.group(1), m.group(0)), text)
+    """Kubernetes ``$(VAR)`` expansion in command, args and env values.
+
+    Unknown references stay as they are, and ``$$`` escapes: ``$$(X)`` is the literal ``$(X)``.
+    """
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return env.get(m.group(1), m.group(0))
+
+    return _VAR.sub(one, text)
 
 
 def _resolve_hosts(value: str, services: dict[str, str]) -> str:
@@ -183,9 +191,11 @@ def _resolve_hosts(value: str, services: dict[str, str]) -> str:
 
 def _map_paths(value: str, mounts: dict[str, Path]) -> str:
     """Rewrite in-container paths under a volume's mountPath to the host directory backing it."""
-    for mount in sorted(mounts, key=len, reverse=True):
-        value = re.sub(rf"(?<![\w./-]){re.escape(mount)}(?=/|$|\s)", str(mounts[mount]), value)
-    return value
+    if not mounts:
+        return value
+    # One pass over all mounts (longest first), so a host directory is never rewritten again.
+    alternatives = "|".join(re.escape(m) for m in sorted(mounts, key=len, reverse=True))
+    return re.sub(rf"(?<![\w./-])({alternatives})(?=/|$|\s)", lambda m: str(mounts[m.group(1)]), value)
 
 
 def _probe(spec: Obj | None) -> Probe | None:

@@ -59,7 +59,8 @@ def _workload_status(obj: Obj, pods: list[dict[str, Any]], current: str) -> dict
 def publish_status(controller: Controller, objects: dict[str, Obj]) -> dict[str, Any]:
     from drills.targets.local.workloads import template_hash
 
-    pods = [pod_status(p) for p in sorted(controller.pods.values(), key=lambda p: (p.namespace, p.name))]
+    every = [*controller.pods.values(), *list(controller.terminating.values())]
+    pods = [pod_status(p) for p in sorted(every, key=lambda p: (p.namespace, p.name, p.deleting))]
     workloads: dict[str, Any] = {}
     for obj in objects.values():
         if obj["kind"] in ("Deployment", "StatefulSet"):

@@ -48,6 +48,12 @@ def canonical_kind(word: str) -> str:
     return KIND_ALIASES.get(base.lower(), base)
 
 
+def plural(kind: str) -> str:
+    """``NetworkPolicy`` → ``networkpolicies``, as kubectl names resources in its messages."""
+    word = kind.lower()
+    return word[:-1] + "ies" if word.endswith("y") else word + "s"
+
+
 def key_of(kind: str, namespace: str | None, name: str) -> str:
     return f"{kind}/{'' if kind in CLUSTER_SCOPED else (namespace or 'default')}/{name}"
 
@@ -100,7 +106,7 @@ class ObjectStore:
         obj = self.get(kind, namespace, name)
         if obj is None:
             where = "" if kind in CLUSTER_SCOPED else f' in namespace "{namespace or "default"}"'
-            raise TargetError(f'{kind.lower()}s "{name}" not found{where}')
+            raise TargetError(f'{plural(kind)} "{name}" not found{where}')
         return obj
 
     def list(self, kind: str, namespace: str | None = None) -> list[Obj]:
@@ -127,7 +133,7 @@ class ObjectStore:
         with self.transaction() as objects:
             key = key_of(kind, namespace, name)
             if key not in objects:
-                raise TargetError(f'{kind.lower()}s "{name}" not found in namespace "{namespace}"')
+                raise TargetError(f'{plural(kind)} "{name}" not found in namespace "{namespace or "default"}"')
             old = objects[key]
             new = strategic_merge(old, patch) if how == "strategic" else merge_patch(old, patch)
             _bump(old, new)
