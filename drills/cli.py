@@ -151,7 +151,7 @@ def run(
             _print_result(exc.result)
         console.print("[red]interrupted[/red]: faults were reverted")
         _write(results, report_dir)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     _write(results, report_dir)
     if any(r.verdict in (Verdict.FAILED, Verdict.ERROR) for r in results):
         raise typer.Exit(1)

@@ -45,8 +45,8 @@ def bind(command: Command, bindings: dict[str, str]) -> str | None:
             return None
         value = shlex.quote(bindings[name])
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            text = re.sub(rf"\$\{{{name}\}}|\${name}\b", lambda _m: value, text)
-            text = re.sub(rf"(?<![\w$-]){name}(?![\w-])", lambda _m: value, text)
+            text = re.sub(rf"\$\{{{name}\}}|\${name}\b", lambda _m, v=value: v, text)
+            text = re.sub(rf"(?<![\w$-]){name}(?![\w-])", lambda _m, v=value: v, text)
         else:
             text = text.replace(name, value)
     return text

@@ -30,7 +30,14 @@ from typing import Any
 
 import anthropic
 import redis
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 

@@ -17,8 +17,15 @@ from markdown_it.token import Token
 
 from drills.errors import RunbookError
 from drills.runbook.commands import split_commands
-from drills.runbook.model import (Block, Cause, ChecklistPhase, EscalationLevel, Runbook, RunbookDocument,
-                                  priority_of)
+from drills.runbook.model import (
+    Block,
+    Cause,
+    ChecklistPhase,
+    EscalationLevel,
+    Runbook,
+    RunbookDocument,
+    priority_of,
+)
 
 _SHELL_LANGS = {"bash", "sh", "shell", "zsh", "ksh"}
 _COMMAND_SECTIONS = {"investigation", "resolution", "investigation-resolution"}

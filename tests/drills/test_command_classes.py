@@ -6,12 +6,17 @@ a rule change that flips one (say ``docker pull`` to read-only) must fail loudly
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from drills.errors import RunbookError
-from drills.runbook import Command, CommandClass, classify, find_placeholders, parse_runbook_file, split_commands
+from drills.runbook import (
+    Command,
+    CommandClass,
+    classify,
+    find_placeholders,
+    parse_runbook_file,
+    split_commands,
+)
 
 RO, MUT, MAN, EXT = "read-only", "mutating", "manual", "external"
 from tests.conftest import SEED

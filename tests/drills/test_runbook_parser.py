@@ -13,7 +13,6 @@ import pytest
 import drills.runbook as runbook_pkg
 from drills.errors import RunbookError
 from drills.runbook import RunbookDocument, parse_runbook_file, parse_runbook_text
-
 from tests.conftest import SEED
 
 CAUSES = {  # runbook number -> [(cause number, title, heading line)]

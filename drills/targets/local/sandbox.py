@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,6 @@ from drills.targets.local.config import PROFILES, SandboxConfig
 from drills.targets.local.images import ImageStore
 from drills.targets.local.infra import infrastructure, nodes
 from drills.targets.local.store import ObjectStore
-
 
 _DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -64,6 +64,9 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
     if is_up(root):
         return SandboxConfig.load(root)
     config = SandboxConfig(name=name, octet=octet, profile=PROFILES[profile])
+    if _address_in_use(config.controller_address, 8081):
+        raise TargetError(f"another sandbox already runs on 127.{octet}.0.0/16; stop it with `drillbook down "
+                          f"--sandbox DIR` or pick another address range")
     config.save(root)
     ImageStore(root / "images.json").write_defaults()
     store = ObjectStore(root)
@@ -126,6 +129,12 @@ def wait_ready(root: Path, timeout_s: float = 90) -> dict[str, Any]:
     waiting = {k: f"{w['updatedReadyReplicas']}/{w['replicas']}" for k, w in status.get("workloads", {}).items()
                if w["updatedReadyReplicas"] != w["replicas"]}
     raise TargetError(f"sandbox not ready after {timeout_s:.0f}s: {waiting}")
+
+
+def _address_in_use(address: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((address, port)) == 0
 
 
 def _reap(pid: int) -> None:
