@@ -12,5 +12,8 @@ Programs (each configured only by environment variables, each runnable as a "pod
   paid API.
 * ``python -m refsystem.loadgen``  - steady, bounded traffic against loopback targets only.
 
-Shared env parsing and the one-line ``key=value`` logger live in :mod:`refsystem.config`.
+Shared env parsing and the one-line ``key=value`` logger live in :mod:`refsystem.config`; the HTTP/1.1
+JSON plumbing both servers use lives in :mod:`refsystem.httpjson`. The agent's parts each have a module:
+:mod:`~refsystem.metrics`, :mod:`~refsystem.breaker`, :mod:`~refsystem.context_cache`,
+:mod:`~refsystem.limits`, :mod:`~refsystem.conversation` and :mod:`~refsystem.upstream`.
 """

@@ -25,16 +25,15 @@ import hashlib
 import json
 import os
 import random
-import signal
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from refsystem.config import ConfigError, env_value, fail_config, log, parse_bool, parse_float, parse_int
+from refsystem.httpjson import JSONHandler, JSONServer
 
 MODELS: tuple[tuple[str, str], ...] = (
     ("claude-3-5-sonnet-20241022", "Claude 3.5 Sonnet (local stub)"),
@@ -152,30 +151,15 @@ def _error(kind: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """HTTP/1.1 keep-alive handler; the SDK pools connections, so Content-Length is always set."""
+class Handler(JSONHandler):
+    """Routes the Messages API subset the SDK uses; every response carries a ``request-id``, as upstream."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # header and body are separate writes: avoid 40 ms delayed-ACK stalls
     server_version = "refsystem-llm-stub/1"
     stub: Stub
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Silence the stdlib access log; we emit our own logfmt line per request."""
-
-    def _send(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.send_header("request-id", f"req_stub_{uuid.uuid4().hex[:24]}")
-            for key, value in (extra or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (e.g. its timeout fired first)
+    def response_headers(self) -> dict[str, str]:
+        """A fresh ``request-id`` per response: the SDK surfaces it on errors and the agent logs it."""
+        return {"request-id": f"req_stub_{uuid.uuid4().hex[:24]}"}
 
     def _authorized(self, beh: Behaviour) -> bool:
         """Check ``x-api-key`` (the documented header) or ``Authorization: Bearer`` (what SDK 2.x sends)."""
@@ -185,31 +169,33 @@ class Handler(BaseHTTPRequestHandler):
             key = bearer[7:].strip()
         if key and key in beh.valid_keys:
             return True
-        self._send(401, _error("authentication_error", "invalid x-api-key"))
+        self.send_json(401, _error("authentication_error", "invalid x-api-key"))
         log("WARNING", "LOCAL STUB rejected request: invalid x-api-key", path=self.path, status=401)
         return False
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        path = self.path.split("?", 1)[0]
+        path = self.route
         if path != "/v1/models":
             ok = path == "/health"
-            self._send(200 if ok else 404, {"status": "ok"} if ok else _error("not_found_error", f"{path} not found"))
+            self.send_json(200 if ok else 404,
+                           {"status": "ok"} if ok else _error("not_found_error", f"{path} not found"))
             return
         if not self._authorized(self.stub.behaviour()):
             return
         data = [{"type": "model", "id": mid, "display_name": name, "created_at": "2024-10-22T00:00:00Z"}
                 for mid, name in MODELS]
-        self._send(200, {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+        self.send_json(200, {"data": data, "has_more": False,
+                             "first_id": data[0]["id"], "last_id": data[-1]["id"]})
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        path = self.path.split("?", 1)[0]
+        path = self.route
         try:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"null")
+            body = json.loads(self.read_body() or b"null")
         except ValueError:
-            self._send(400, _error("invalid_request_error", "request body is not valid JSON"))
+            self.send_json(400, _error("invalid_request_error", "request body is not valid JSON"))
             return
         if path != "/v1/messages":
-            self._send(404, _error("not_found_error", f"{path} not found (local stub)"))
+            self.send_json(404, _error("not_found_error", f"{path} not found (local stub)"))
             return
         beh = self.stub.behaviour()
         if not self._authorized(beh):
@@ -220,14 +206,14 @@ class Handler(BaseHTTPRequestHandler):
         """Answer one Messages API call, applying the fault knobs in the order the real API would."""
         started = time.monotonic()
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
-            self._send(400, _error("invalid_request_error", "messages: field required"))
+            self.send_json(400, _error("invalid_request_error", "messages: field required"))
             return
         model, max_tokens = body.get("model"), body.get("max_tokens")
         if not isinstance(model, str) or not isinstance(max_tokens, int) or max_tokens < 1:
-            self._send(400, _error("invalid_request_error", "model and max_tokens are required"))
+            self.send_json(400, _error("invalid_request_error", "model and max_tokens are required"))
             return
         if beh.rate_limit or not self.stub.admit(beh.rate_limit_rpm):
-            self._send(429, _error("rate_limit_error", "Number of requests has exceeded your rate limit "
+            self.send_json(429, _error("rate_limit_error", "Number of requests has exceeded your rate limit "
                                    "(local stub)"), {"retry-after": "1"})
             log("WARNING", "LOCAL STUB 429 Too Many Requests rate_limit_error", model=model, status=429)
             return
@@ -251,7 +237,7 @@ class Handler(BaseHTTPRequestHandler):
         if delay > 0:
             time.sleep(delay)
         if beh.error_rate > 0 and random.random() < beh.error_rate:
-            self._send(529, _error("overloaded_error", "Overloaded (local stub)"))
+            self.send_json(529, _error("overloaded_error", "Overloaded (local stub)"))
             log("WARNING", "LOCAL STUB 529 overloaded_error", model=model, status=529)
             return
         out = max(1, min(beh.output_tokens, max_tokens))
@@ -259,7 +245,7 @@ class Handler(BaseHTTPRequestHandler):
         text = " ".join(words)[: out * 4].strip() or "ok"
         usage = {"input_tokens": input_tokens, "output_tokens": out,
                  "cache_creation_input_tokens": cache_create, "cache_read_input_tokens": cache_read}
-        self._send(200, {
+        self.send_json(200, {
             "id": f"msg_stub_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}],
             "stop_reason": "max_tokens" if out < beh.output_tokens else "end_turn", "stop_sequence": None,
@@ -269,30 +255,16 @@ class Handler(BaseHTTPRequestHandler):
             output_tokens=out, cache_read=cache_read, duration=time.monotonic() - started)
 
 
-class StubServer(ThreadingHTTPServer):
-    """Threaded server with a real listen backlog (the stdlib default of 5 drops bursts)."""
-
-    daemon_threads = True
-    request_queue_size = 256
-
-
 def main() -> None:
     """Entry point: bind STUB_HOST:STUB_PORT, serve until SIGTERM/SIGINT."""
     defaults, host, port = settings_from_env()
     stub = Stub(defaults, os.environ.get("STUB_BEHAVIOUR_FILE", ""))
-    server = StubServer((host, port), type("BoundHandler", (Handler,), {"stub": stub}))
-
-    def _stop(signum: int, _frame: object) -> None:
-        log("INFO", "LOCAL STUB stopping", signal=signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _stop)
+    server = JSONServer(host, port, Handler, stub=stub)
+    server.stop_on_signals(lambda signum: log("INFO", "LOCAL STUB stopping", signal=signum))
     log("INFO", "LOCAL STUB of the Anthropic Messages API listening (no paid API is ever called)",
         host=host, port=port, pod=os.environ.get("POD_NAME", "llm-stub"),
         behaviour_file=stub.behaviour_file or "-", valid_keys=len(defaults.valid_keys))
-    server.serve_forever(poll_interval=0.2)
-    server.server_close()
+    server.serve()
     log("INFO", "LOCAL STUB stopped")
 
 

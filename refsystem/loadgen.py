@@ -33,6 +33,7 @@ import requests
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from refsystem.config import ConfigError, env_value, fail_config, log, parse_float, parse_int
+from refsystem.metrics import LATENCY_BUCKETS
 
 _TEXT = "please summarise the incident timeline and list the follow-up actions for the on-call team "
 
@@ -47,6 +48,11 @@ def is_loopback_url(url: str) -> bool:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def quantile(ordered: list[float], q: float) -> float:
+    """Nearest-rank quantile of an already sorted list; 0.0 for an interval with no requests."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 class Targets:
@@ -138,7 +144,7 @@ class LoadGen:
         self.registry = CollectorRegistry()
         self.requests = Counter("loadgen_requests_total", "Requests sent by outcome", ["code"], registry=self.registry)
         self.duration = Histogram("loadgen_request_duration_seconds", "Request duration", registry=self.registry,
-                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60))
+                                  buckets=LATENCY_BUCKETS)
         self._lock = threading.Lock()
         self._tally: Tally[str] = Tally()
         self._durations: list[float] = []
@@ -183,10 +189,9 @@ class LoadGen:
             tally, durations = self._tally, sorted(self._durations)
             self._tally, self._durations = Tally(), []
         total = sum(tally.values())
-        pct = (lambda q: durations[min(len(durations) - 1, int(q * len(durations)))] if durations else 0.0)
         log("INFO", "loadgen summary", sent=total, rate=total / window, target_rate=self.rate,
             targets=self.targets.count(), codes=",".join(f"{k}:{v}" for k, v in sorted(tally.items())) or "-",
-            p50=pct(0.5), p95=pct(0.95))
+            p50=quantile(durations, 0.5), p95=quantile(durations, 0.95))
 
     def run(self) -> None:
         """Start metrics, workers and the 1 s target refresh; block until SIGTERM, then join everything."""

@@ -86,8 +86,35 @@ class Target(Protocol):
     def set_config(self, namespace: str, name: str, data: dict[str, str | None]) -> dict[str, str]:
         """Merge ``data`` into a ConfigMap (None removes a key); return the previous values of those keys."""
 
+    def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
+        """Replace string values in a Secret; return the previous values of those keys."""
+
+    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
+        """``kubectl set resources ... --limits``."""
+
+    def set_image(self, ref: WorkloadRef, container: str, image: str) -> None:
+        """``kubectl set image``."""
+
+    def scale(self, ref: WorkloadRef, replicas: int) -> None:
+        """``kubectl scale --replicas``."""
+
     def restart(self, ref: WorkloadRef) -> None:
         """``kubectl rollout restart``."""
+
+    def rollback(self, ref: WorkloadRef) -> None:
+        """``kubectl rollout undo``: back to the previous revision."""
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        """``kubectl delete pod`` (its controller replaces it)."""
+
+    def exec(self, namespace: str, pod: str, argv: list[str], timeout_s: float = 30) -> ExecResult:
+        """``kubectl exec POD -- argv``."""
+
+    def cordon(self, node: str, unschedulable: bool = True) -> None:
+        """``kubectl cordon`` / ``uncordon``."""
+
+    def drain(self, node: str, timeout_s: float = 120) -> ExecResult:
+        """``kubectl drain --ignore-daemonsets --delete-emptydir-data``, honouring PodDisruptionBudgets."""
 
     def prometheus_url(self) -> str:
         """Base URL of the Prometheus that evaluates the alert rules."""

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from drills.runbook import CommandClass, RunbookDocument, parse_runbook_file
-
 from tests.conftest import SEED
 
 ROOT = Path(__file__).parents[2]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
-from datetime import datetime, timezone
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from drills.targets.base import PodState, WorkloadRef
-from drills.targets.local import cgroups, sandbox
+from drills.targets.base import ExecResult, PodState, WorkloadRef
+from drills.targets.local import cgroups, operations, sandbox
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.infra import PROMETHEUS_PORT
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
@@ -115,10 +116,47 @@ class LocalTarget:
         self.store.patch("ConfigMap", namespace, name, {"data": data})
         return previous
 
+    def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
+        secret = self.store.require("Secret", namespace, name)
+        current = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        self.store.patch("Secret", namespace, name, {"data": encoded})
+        return {k: current[k] for k in data if k in current}
+
+    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
+        operations.set_containers(self.store, ref.kind, ref.namespace, ref.name,
+                                  [{"name": container, "resources": {"limits": limits}}])
+
+    def set_image(self, ref: WorkloadRef, container: str, image: str) -> None:
+        operations.set_containers(self.store, ref.kind, ref.namespace, ref.name, [{"name": container, "image": image}])
+
+    def scale(self, ref: WorkloadRef, replicas: int) -> None:
+        operations.scale(self.store, ref.kind, ref.namespace, ref.name, replicas)
+
     def restart(self, ref: WorkloadRef) -> None:
-        stamp = datetime.now(timezone.utc).isoformat()
-        patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
-        self.store.patch(ref.kind, ref.namespace, ref.name, patch)
+        operations.restart(self.store, ref.kind, ref.namespace, ref.name)
+
+    def rollback(self, ref: WorkloadRef) -> None:
+        operations.rollback(self.store, ref.namespace, ref.name)
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        operations.request_pod_deletion(self.store, namespace, name)
+
+    def cordon(self, node: str, unschedulable: bool = True) -> None:
+        operations.set_unschedulable(self.store, node, unschedulable)
+
+    def exec(self, namespace: str, pod: str, argv: list[str], timeout_s: float = 30) -> ExecResult:
+        return self._kubectl(["exec", pod, "-n", namespace, "--", *argv], timeout_s)
+
+    def drain(self, node: str, timeout_s: float = 120) -> ExecResult:
+        return self._kubectl(["drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
+                              f"--timeout={int(timeout_s)}s"], timeout_s + 10)
+
+    def _kubectl(self, args: list[str], timeout_s: float) -> ExecResult:
+        """Compound operations (exec, drain with eviction retries) go through the sandbox's own kubectl."""
+        done = subprocess.run([sys.executable, "-m", "drills.targets.local.kubectl", *args], capture_output=True,
+                              text=True, env=self.step_environment(), timeout=timeout_s, stdin=subprocess.DEVNULL)
+        return ExecResult(done.returncode, done.stdout + done.stderr)
 
     def snapshot(self) -> dict[str, Any]:
         objects = self.store.snapshot()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import signal
 import string
-import random
 import sys
 import threading
 import time
@@ -24,11 +24,12 @@ from typing import Any
 
 from drills.targets.local import cgroups
 from drills.targets.local.config import SandboxConfig
+from drills.targets.local.dns import service_addresses
 from drills.targets.local.images import ImageStore
 from drills.targets.local.ksm import serve_metrics
 from drills.targets.local.podspec import ContainerConfigError, PodContext, build_container, prepare_volumes
 from drills.targets.local.runtime import Backoff, Container, utc
-from drills.targets.local.store import ObjectStore, Obj, key_of, write_json_atomic
+from drills.targets.local.store import Obj, ObjectStore, key_of, write_json_atomic
 from drills.targets.local.workloads import plan_deployment, plan_statefulset, template_hash
 
 TICK_S = 0.25
@@ -297,23 +298,11 @@ class Controller:
             return {}
 
     def _dns(self, objects: dict[str, Obj], namespace: str) -> dict[str, str]:
-        """Service names → address of the Service's StatefulSet pod (the sandbox has no ClusterIP proxy)."""
-        names: dict[str, str] = {}
-        for svc in (o for o in objects.values() if o["kind"] == "Service"):
-            meta = svc["metadata"]
-            selector = svc.get("spec", {}).get("selector", {})
-            backing = sorted((p for p in self.pods.values() if p.namespace == meta["namespace"]
-                              and p.owner[0] == "StatefulSet"
-                              and all(p.labels.get(k) == v for k, v in selector.items())), key=lambda p: p.name)
-            if not backing:
-                continue
-            ip = backing[0].ip
-            ns = meta["namespace"]
-            for dns in (f"{meta['name']}.{ns}", f"{meta['name']}.{ns}.svc", f"{meta['name']}.{ns}.svc.cluster.local"):
-                names[dns] = ip
-            if ns == namespace:
-                names[meta["name"]] = ip
-        return names
+        """Service names → address of the Service's StatefulSet pod (see :func:`dns.service_addresses`)."""
+        services = [o for o in objects.values() if o["kind"] == "Service"]
+        pods = [{"name": p.name, "namespace": p.namespace, "ownerKind": p.owner[0], "labels": p.labels,
+                 "podIP": p.ip} for p in self.pods.values()]
+        return service_addresses(services, pods, namespace)
 
     # -- publishing --------------------------------------------------------------------------------
     def publish(self, objects: dict[str, Obj]) -> None:

@@ -95,8 +95,9 @@ def infrastructure(config: SandboxConfig, root: Path) -> list[Obj]:
         "volumeMounts": [{"name": "config", "mountPath": "/etc/prometheus"},
                          {"name": "data", "mountPath": "/prometheus"}],
         "readinessProbe": {"httpGet": {"path": "/-/ready", "port": PROMETHEUS_PORT}, "periodSeconds": 1},
-    }, volumes=[{"name": "config", "configMap": {"name": "prometheus-config"}},
-                {"name": "data", "emptyDir": {}}])
+    }, annotations={"drillbook.io/port-aliases": f"9090={PROMETHEUS_PORT}"},
+        volumes=[{"name": "config", "configMap": {"name": "prometheus-config"}},
+                 {"name": "data", "emptyDir": {}}])
     exporter = _workload("Deployment", "redis-exporter", "monitoring", {
         "name": "redis-exporter", "image": "oliver006/redis_exporter:v1.45.0",
         "env": _pod_env(REDIS_ADDR="redis://redis-service.production-agents:6379",

@@ -3,8 +3,9 @@
 Run as ``python -m drills.targets.local.kubectl ARGS``; the sandbox is ``$DRILLBOOK_SANDBOX`` (see
 :func:`drills.targets.local.sandbox.default_root`). This module is the command line only: it parses what a
 runbook step wrote (global flags anywhere, kubectl's spellings) and hands it to
-:mod:`~drills.targets.local.kubectl_verbs`. A verb or kind the sandbox does not implement fails loudly,
-naming it (:class:`drills.errors.UnsupportedVerb`), instead of pretending to succeed.
+the module that implements the verb (``kubectl_read``, ``kubectl_patch``, ``kubectl_apply``, ``kubectl_rollout``,
+``kubectl_exec``, ``kubectl_nodes``, ``kubectl_info``). A verb or kind the sandbox does not implement fails
+loudly, naming it (:class:`drills.errors.UnsupportedVerb`), instead of pretending to succeed.
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from drills.errors import TargetError, UnsupportedVerb
-from drills.targets.local import kubectl_verbs as verbs
-from drills.targets.local.kubectl_format import KubectlError
+from drills.targets.local import (
+    kubectl_apply,
+    kubectl_exec,
+    kubectl_info,
+    kubectl_nodes,
+    kubectl_patch,
+    kubectl_read,
+    kubectl_rollout,
+)
+from drills.targets.local.kubectl_ctx import Ctx
+from drills.targets.local.kubectl_resources import EVENT_WORDS, POD_WORDS, KubectlError, kind_of, unsupported
 from drills.targets.local.sandbox import default_root
 
 NO_SANDBOX_NEEDED = {"version", "api-resources"}
@@ -183,13 +193,17 @@ def _auth(p: argparse.ArgumentParser) -> None:
 
 # verb -> (flags and arguments, implementation)
 VERBS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
-    "get": (_get, verbs.get), "describe": (_describe, verbs.describe), "logs": (_logs, verbs.logs),
-    "top": (_top, verbs.top), "patch": (_patch, verbs.patch), "set": (_set, verbs.set_),
-    "scale": (_scale, verbs.scale), "rollout": (_rollout, verbs.rollout), "create": (_create, verbs.create),
-    "apply": (_apply, verbs.apply), "delete": (_delete, verbs.delete), "exec": (_exec, verbs.exec_),
-    "cordon": (_node, verbs.cordon), "uncordon": (_node, verbs.uncordon), "drain": (_drain, verbs.drain),
-    "version": (_version, verbs.version), "cluster-info": (lambda p: None, verbs.cluster_info),
-    "api-resources": (_api_resources, verbs.api_resources), "auth": (_auth, verbs.auth),
+    "get": (_get, kubectl_read.get), "describe": (_describe, kubectl_read.describe),
+    "logs": (_logs, kubectl_read.logs), "top": (_top, kubectl_read.top),
+    "patch": (_patch, kubectl_patch.patch), "set": (_set, kubectl_patch.set_), "scale": (_scale, kubectl_patch.scale),
+    "rollout": (_rollout, kubectl_rollout.rollout),
+    "create": (_create, kubectl_apply.create), "apply": (_apply, kubectl_apply.apply),
+    "delete": (_delete, kubectl_apply.delete),
+    "exec": (_exec, kubectl_exec.exec_),
+    "cordon": (_node, kubectl_nodes.cordon), "uncordon": (_node, kubectl_nodes.uncordon),
+    "drain": (_drain, kubectl_nodes.drain),
+    "version": (_version, kubectl_info.version), "cluster-info": (lambda p: None, kubectl_info.cluster_info),
+    "api-resources": (_api_resources, kubectl_info.api_resources), "auth": (_auth, kubectl_info.auth),
 }
 SUPPORTED = tuple(VERBS)
 
@@ -245,9 +259,9 @@ def check_supported(verb: str, rest: list[str]) -> None:
     what = verb
     if words:
         kind = words[0].split("/", 1)[0]
-        if kind.lower() in verbs.POD_WORDS | verbs.EVENT_WORDS | OTHER_KINDS or verbs.kind_of(kind) != kind:
+        if kind.lower() in POD_WORDS | EVENT_WORDS | OTHER_KINDS or kind_of(kind) != kind:
             what += f" {kind}"
-    raise verbs.unsupported(what)
+    raise unsupported(what)
 
 
 def run(argv: list[str]) -> int:
@@ -262,7 +276,7 @@ def run(argv: list[str]) -> int:
         rest, command = rest[:rest.index("--")], rest[rest.index("--") + 1:]
     args = parse(verb, rest)
     args.command = command
-    ctx = verbs.Ctx(root=default_root(), namespace=args.namespace or "default",
+    ctx = Ctx(root=default_root(), namespace=args.namespace or "default",
                     explicit_namespace=args.namespace is not None, all_namespaces=args.all_namespaces)
     if verb not in NO_SANDBOX_NEEDED and not (ctx.root / "objects.json").exists():
         raise KubectlError(f"The connection to the server was refused - no drillbook sandbox at {ctx.root} "

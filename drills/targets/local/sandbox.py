@@ -115,15 +115,22 @@ def read_status(root: Path) -> dict[str, Any]:
 
 def wait_ready(root: Path, timeout_s: float = 90) -> dict[str, Any]:
     """Wait until every workload has all its replicas ready on the current template."""
+    started = time.time()
     deadline = time.monotonic() + timeout_s
     status: dict[str, Any] = {}
+    store = ObjectStore(root)
     while time.monotonic() < deadline:
         if not is_up(root):
             raise TargetError(f"the sandbox controller is not running; see {root / 'controller.log'}")
         status = read_status(root)
         workloads = status.get("workloads", {})
-        if workloads and all(w["updatedReadyReplicas"] == w["replicas"] == w["currentReplicas"]
-                             for w in workloads.values()):
+        # Only a status written after this call, for the generation now in the store, can say "rolled out".
+        generations = {f"{o['kind']}/{o['metadata']['namespace']}/{o['metadata']['name']}": o["metadata"]["generation"]
+                       for kind in ("Deployment", "StatefulSet") for o in store.list(kind)}
+        current = status.get("time", 0) > started and all(
+            workloads.get(k, {}).get("observedGeneration") == g for k, g in generations.items())
+        if current and workloads and all(w["updatedReadyReplicas"] == w["replicas"] == w["currentReplicas"]
+                                         for w in workloads.values()):
             return status
         time.sleep(0.25)
     waiting = {k: f"{w['updatedReadyReplicas']}/{w['replicas']}" for k, w in status.get("workloads", {}).items()
