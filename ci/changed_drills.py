@@ -56,8 +56,7 @@ def select_drills(drills: list[ResolvedDrill], files: set[str],
         if runbook_file not in files:
             continue
         lines = lines_of(runbook_path(d.spec))
-        end = max([b.end_line for b in d.cause.resolution] or [d.cause.line])
-        cause_lines = set(range(d.cause.line, end + 1))
+        cause_lines = set(range(d.cause_line, d.cause_end_line + 1))
         table = {e.line for e in d.document.escalation}
         symptoms = set(range(d.runbook.line, d.runbook.causes[0].line if d.runbook.causes else d.runbook.line))
         if lines & (cause_lines | table | symptoms):

@@ -17,7 +17,7 @@ from drills.journal import Journal
 from drills.model import DrillResult, Verdict
 from drills.report import write_junit, write_results
 from drills.runbook import CommandClass, parse_runbook_file
-from drills.specs import CATALOG_DIR, load_catalog, resolve, select
+from drills.specs import CATALOG_DIR, RUNBOOK_LEVEL, load_catalog, resolve, select
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Prove incident runbooks work: inject each cause, run the runbook, verify recovery.")
@@ -74,13 +74,14 @@ def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
     table = Table("drill", "runbook", "cause", "fault", "severity")
     covered: set[tuple[str, str, str]] = set()
     for d in resolved:
-        table.add_row(d.spec.id, d.runbook.title, d.cause.title, d.spec.fault.kind, d.runbook.priority or "?")
-        covered.add((d.document.path, d.runbook.title, d.cause.title))
+        table.add_row(d.spec.id, d.runbook.title, d.cause_title, d.spec.fault.kind, d.runbook.priority or "?")
+        covered.add((d.document.path, d.runbook.title, d.cause_title))
     out.print(table)
     for document in {d.document.path: d.document for d in resolved}.values():
         missing = [(rb.title, c.title) for rb in document.runbooks for c in rb.causes
                    if (document.path, rb.title, c.title) not in covered]
-        missing += [(rb.title, "(investigation & resolution)") for rb in document.runbooks if not rb.causes]
+        missing += [(rb.title, RUNBOOK_LEVEL) for rb in document.runbooks
+                    if not rb.causes and (document.path, rb.title, RUNBOOK_LEVEL) not in covered]
         if missing:
             out.print(f"\n[bold]{len(missing)} runbook cause(s) in {document.path} without a drill:[/bold]")
             for rb_title, cause in missing:
@@ -98,10 +99,11 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR) -> None:
     except DrillbookError as exc:
         _fail(exc)
     target_s = spec.budgets.recover_s or d.document.target_seconds(d.runbook.priority or "P0")
-    out.print(f"[bold]{spec.id}[/bold]: {d.runbook.title} / {d.cause.title} ({d.runbook.priority}, "
+    out.print(f"[bold]{spec.id}[/bold]: {d.runbook.title} / {d.cause_title} ({d.runbook.priority}, "
               f"target {target_s:.0f}s)")
     out.print(f"fault: {spec.fault.kind} {json.dumps(spec.fault.params)}")
-    out.print(f"expected alerts: {spec.expect_alerts or d.runbook.expected_alerts}")
+    alerts = [e.name for e in spec.expect_alerts] if spec.expect_alerts is not None else d.runbook.expected_alerts
+    out.print(f"expected alerts: {alerts}")
     selected = steps.select(d.commands, spec.steps)
     for cmd in d.commands:
         action = "run" if cmd in selected else "skip"
@@ -141,7 +143,7 @@ def run(
                      events=lambda phase, msg: console.print(f"  [dim]{phase:9s}[/dim] {msg}"))
     try:
         for d in drills:
-            console.print(f"[bold]▶ {d.spec.id}[/bold]  {d.runbook.title} / {d.cause.title}")
+            console.print(f"[bold]▶ {d.spec.id}[/bold]  {d.runbook.title} / {d.cause_title}")
             result = run_drill(d, ctx)
             results.append(result)
             _print_result(result)

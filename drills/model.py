@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Strict(BaseModel):
@@ -40,6 +40,19 @@ class ServiceCheck(Strict):
     end_to_end: bool = True
 
 
+class ExpectedAlert(Strict):
+    """An alert the fault must fire. ``resolves: false`` for one that rightly stays firing after the runbook
+    (e.g. the node is still down until it is replaced); it must then still be firing at recovery."""
+
+    name: str
+    resolves: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
 class Budgets(Strict):
     """Overrides; by default detection and recovery budgets come from the runbook's severity."""
 
@@ -54,11 +67,12 @@ class DrillSpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")
     runbook_file: str = Field(description="path of the runbook Markdown, relative to the project root")
     runbook: str = Field(description="runbook title or heading, e.g. 'Agent Down'")
-    cause: str = Field(description="cause title or heading, e.g. 'Out of Memory (OOM)'")
+    cause: str | None = Field(None, description="cause title or heading, e.g. 'Out of Memory (OOM)'; omit for a "
+                                                "runbook without causes (its Investigation & Resolution steps)")
     description: str = ""
     story: str = Field("", description="which production story the fault reproduces, and why that one")
     fault: FaultSpec
-    expect_alerts: list[str] | None = Field(None, description="default: the runbook's Symptoms alerts")
+    expect_alerts: list[ExpectedAlert] | None = Field(None, description="default: the runbook's Symptoms alerts")
     steps: list[StepSelector] | None = Field(None, description="default: the cause's mutating steps")
     bind: dict[str, str] = Field(default_factory=dict, description="placeholder -> value")
     recovery: ServiceCheck = Field(default_factory=ServiceCheck)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from drills import registry, steps
 from drills.errors import DrillbookError, FaultError, PrerequisiteError
 from drills.journal import Journal, JournalEntry
-from drills.model import AlertTiming, Check, DrillResult, FaultRecord, Verdict
+from drills.model import AlertTiming, Check, DrillResult, ExpectedAlert, FaultRecord, Verdict
 from drills.specs import ResolvedDrill
 from drills.targets.base import Target
 from verifiers.alerts import AlertWatcher, active_alerts
@@ -44,28 +44,31 @@ class RunContext:
 def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
     spec, runbook = drill.spec, drill.runbook
     target = ctx.target
-    result = DrillResult(id=spec.id, runbook=runbook.title, cause=drill.cause.title,
+    result = DrillResult(id=spec.id, runbook=runbook.title, cause=drill.cause_title,
                          runbook_file=spec.runbook_file, target=target.name, severity=runbook.severity,
                          priority=runbook.priority, started_at=time.time())
     result.target_s = spec.budgets.recover_s or float(drill.document.target_seconds(runbook.priority or "P0"))
-    expected = spec.expect_alerts if spec.expect_alerts is not None else list(runbook.expected_alerts)
+    expectations = spec.expect_alerts if spec.expect_alerts is not None else \
+        [ExpectedAlert(name=a) for a in runbook.expected_alerts]
+    expected = [e.name for e in expectations]
+    lasting = {e.name for e in expectations if not e.resolves}
     plugin = registry.fault(spec.fault.kind)
     params = plugin.params.model_validate(spec.fault.params)
     result.fault = FaultRecord(kind=plugin.kind, params=params.model_dump())
     try:
+        ctx.events("steady", "bringing the target up and checking steady state")
+        target.ensure_up()
+        target.wait_steady(ctx.steady_timeout_s)
         missing = sorted(plugin.requires - target.capabilities())
         if missing:
             raise PrerequisiteError(f"fault {plugin.kind!r} needs {', '.join(missing)} on this machine "
                                     "(run as root with cgroups, tmpfs and iptables available)")
-        ctx.events("steady", "bringing the target up and checking steady state")
-        target.ensure_up()
-        target.wait_steady(ctx.steady_timeout_s)
         for_s = target.alert_for_seconds()
         scrape, evaluation = target.scrape_and_eval_seconds()
         result.detection_floor_s = scrape + evaluation + max((for_s.get(a, 0.0) for a in expected), default=0.0)
         if not _steady(target, drill, result, ctx):
             return _finish(result)
-        _inject_and_verify(drill, ctx, plugin, params, expected, result)
+        _inject_and_verify(drill, ctx, plugin, params, expected, lasting, result)
     except PrerequisiteError as exc:
         result.verdict, result.reason = Verdict.SKIPPED, str(exc)
         return _finish(result, keep_verdict=True)
@@ -98,7 +101,7 @@ def _steady(target: Target, drill: ResolvedDrill, result: DrillResult, ctx: RunC
 
 
 def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.FaultPlugin, params: object,
-                       expected: list[str], result: DrillResult) -> None:
+                       expected: list[str], lasting: set[str], result: DrillResult) -> None:
     spec, target = drill.spec, ctx.target
     assert result.fault is not None and result.target_s is not None
     watcher = AlertWatcher(target.prometheus_url()).start()
@@ -122,7 +125,7 @@ def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.F
             return
         _detect(spec.budgets.detect_s or result.target_s, t0, expected, watcher, result, ctx)
         _remediate(drill, ctx, result)
-        _recover(drill, ctx, t0, expected, watcher, result)
+        _recover(drill, ctx, t0, expected, lasting, watcher, result)
     finally:
         with _sigint_deferred():
             ctx.events("revert", f"reverting {plugin.kind}")
@@ -169,7 +172,9 @@ def _remediate(drill: ResolvedDrill, ctx: RunContext, result: DrillResult) -> No
     commands = drill.commands
     selected = steps.select(commands, spec.steps)
     ctx.events("remediate", f"running {len(selected)} runbook step(s)")
-    result.steps = steps.execute(commands, selected, spec.bind, ctx.target.step_environment(),
+    evidence = result.fault.evidence if result.fault else {}
+    bindings = {**evidence.get("bindings", {}), **spec.bind}  # a fault may bind what it chose, e.g. NODE_NAME
+    result.steps = steps.execute(commands, selected, bindings, ctx.target.step_environment(),
                                  spec.budgets.step_timeout_s,
                                  on_step=lambda c: ctx.events("step", f"line {c.line}: {c.text[:90]}"))
     ran = [s for s in result.steps if s.status == "ran"]
@@ -181,8 +186,8 @@ def _remediate(drill: ResolvedDrill, ctx: RunContext, result: DrillResult) -> No
             result.findings.append(f"{spec.runbook_file}:{s.line}: {s.status}: {s.reason}")
 
 
-def _recover(drill: ResolvedDrill, ctx: RunContext, t0: float, expected: list[str], watcher: AlertWatcher,
-             result: DrillResult) -> None:
+def _recover(drill: ResolvedDrill, ctx: RunContext, t0: float, expected: list[str], lasting: set[str],
+             watcher: AlertWatcher, result: DrillResult) -> None:
     assert result.target_s is not None
     spec = drill.spec
     ctx.events("recover", f"verifying recovery (target {result.target_s:.0f}s from the fault, "
@@ -194,8 +199,12 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, t0: float, expected: list[st
                   for c in service_recovered(ctx.target, spec.recovery)]
         for name in expected:
             state = tracks[name].state if name in tracks else "inactive"
-            checks.append(Check(name=f"alert-resolved:{name}", ok=state == "inactive",
-                                detail="resolved" if state == "inactive" else f"still {state}"))
+            if name in lasting:  # must still fire: the cause is not gone, only worked around
+                checks.append(Check(name=f"alert-still-firing:{name}", ok=state == "firing",
+                                    detail=f"{state} (expected to keep firing until the cause is removed)"))
+            else:
+                checks.append(Check(name=f"alert-resolved:{name}", ok=state == "inactive",
+                                    detail="resolved" if state == "inactive" else f"still {state}"))
         others = [n for n in watcher.firing("critical") if n not in expected]
         checks.append(Check(name="no-other-critical-alerts", ok=not others,
                             detail=f"firing: {others}" if others else "none"))

@@ -64,16 +64,32 @@ def load_spec(path: Path) -> DrillSpec:
     return spec
 
 
+RUNBOOK_LEVEL = "Investigation & Resolution"  # what a runbook without causes (Runbook 6) is drilled as
+
+
 @dataclass(frozen=True)
 class ResolvedDrill:
     spec: DrillSpec
     document: RunbookDocument
     runbook: Runbook
-    cause: Cause
+    cause: Cause | None  # None: the runbook's own Investigation & Resolution section
 
     @property
     def commands(self) -> list[Command]:
-        return self.cause.steps
+        return self.cause.steps if self.cause else self.runbook.steps
+
+    @property
+    def cause_title(self) -> str:
+        return self.cause.title if self.cause else RUNBOOK_LEVEL
+
+    @property
+    def cause_line(self) -> int:
+        return self.cause.line if self.cause else self.runbook.line
+
+    @property
+    def cause_end_line(self) -> int:
+        blocks = self.cause.resolution if self.cause else self.runbook.resolution
+        return max([b.end_line for b in blocks] or [self.cause_line])
 
 
 def runbook_path(spec: DrillSpec) -> Path:
@@ -102,6 +118,10 @@ def resolve(spec: DrillSpec, node: yaml.Node | None = None) -> ResolvedDrill:
         runbook = document.runbook(spec.runbook)
     except RunbookError as exc:
         raise SpecError(exc.message, spec.source, line("runbook")) from exc
+    if spec.cause is None:
+        if not runbook.steps:
+            raise SpecError(f"runbook {runbook.title!r} has causes; name one with cause:", spec.source, line("runbook"))
+        return ResolvedDrill(spec, document, runbook, None)
     try:
         cause = document.cause(runbook.title, spec.cause)
     except RunbookError as exc:

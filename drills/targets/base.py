@@ -104,6 +104,15 @@ class Target(Protocol):
     def rollback(self, ref: WorkloadRef) -> None:
         """``kubectl rollout undo``: back to the previous revision."""
 
+    def remove_image(self, image: str) -> Any:
+        """Make an image reference unpullable (the tag was deleted from the registry); returns an undo token."""
+
+    def restore_image(self, image: str, token: Any) -> None:
+        """Undo :meth:`remove_image`."""
+
+    def set_node_ready(self, node: str, ready: bool) -> None:
+        """A node fails (kubelet and its pods gone, NotReady) or comes back."""
+
     def delete_pod(self, namespace: str, name: str) -> None:
         """``kubectl delete pod`` (its controller replaces it)."""
 

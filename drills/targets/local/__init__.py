@@ -13,6 +13,7 @@ from typing import Any
 from drills.targets.base import ExecResult, PodState, WorkloadRef
 from drills.targets.local import cgroups, operations, sandbox
 from drills.targets.local.config import SandboxConfig
+from drills.targets.local.images import ImageStore
 from drills.targets.local.infra import PROMETHEUS_PORT
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
 from drills.targets.local.store import ObjectStore
@@ -103,7 +104,9 @@ class LocalTarget:
         if cgroups.cgroup_support():
             caps.add("memory-limits")
         if os.geteuid() == 0:
-            caps.update({"tmpfs", "iptables"})
+            caps.add("tmpfs")
+        if self.status().get("networkPolicy") == "enforced":
+            caps.add("network-policy")
         return caps
 
     # -- writes ----------------------------------------------------------------------------------
@@ -139,6 +142,19 @@ class LocalTarget:
     def rollback(self, ref: WorkloadRef) -> None:
         operations.rollback(self.store, ref.namespace, ref.name)
 
+    def remove_image(self, image: str) -> Any:
+        return ImageStore(self.root / "images.json").remove(image)
+
+    def restore_image(self, image: str, token: Any) -> None:
+        if token:
+            ImageStore(self.root / "images.json").add(image, list(token))
+
+    def set_node_ready(self, node: str, ready: bool) -> None:
+        self.store.require("Node", None, node)
+        self.store.patch("Node", None, node, {"status": {"conditions": [
+            {"type": "Ready", "status": "True" if ready else "False",
+             "reason": "KubeletReady" if ready else "NodeStatusUnknown"}]}}, how="merge")
+
     def delete_pod(self, namespace: str, name: str) -> None:
         operations.request_pod_deletion(self.store, namespace, name)
 
@@ -168,8 +184,7 @@ class LocalTarget:
                 if key not in snapshot:
                     del objects[key]
             for key, obj in snapshot.items():
-                if objects.get(key, {}).get("spec") != obj.get("spec") or \
-                        objects.get(key, {}).get("data") != obj.get("data"):
+                if key not in objects or _content(objects[key]) != _content(obj):
                     objects[key] = obj
 
     # -- runbook steps ---------------------------------------------------------------------------
@@ -186,3 +201,10 @@ class LocalTarget:
         script = bin_dir / "kubectl"
         script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m drills.targets.local.kubectl "$@"\n')
         script.chmod(0o755)
+
+
+def _content(obj: dict[str, Any]) -> Any:
+    """An object without what the API server and controllers stamp on it (versions, revision)."""
+    meta = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "generation")}
+    annotations = {k: v for k, v in meta.get("annotations", {}).items() if k != "deployment.kubernetes.io/revision"}
+    return {**obj, "metadata": {**meta, "annotations": annotations}}

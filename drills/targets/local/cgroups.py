@@ -15,6 +15,15 @@ from pathlib import Path
 V1_MEMORY = Path("/sys/fs/cgroup/memory")
 V1_CPU = Path("/sys/fs/cgroup/cpu")
 V2_ROOT = Path("/sys/fs/cgroup")
+V2_HYBRID = Path("/sys/fs/cgroup/unified")  # the cgroup2 hierarchy next to v1 controllers (hybrid mode)
+
+
+def net_root() -> Path | None:
+    """The cgroup2 hierarchy whose paths iptables' ``-m cgroup --path`` matches (NetworkPolicy enforcement)."""
+    for root in (V2_HYBRID, V2_ROOT):
+        if (root / "cgroup.procs").exists() and (root / "cgroup.controllers").exists() and os.access(root, os.W_OK):
+            return root
+    return None
 
 
 def cgroup_support() -> str | None:
@@ -77,7 +86,17 @@ class ContainerCgroup:
         files = [self.memory_dir / "cgroup.procs"]
         if self.flavour == "v1" and (self.cpu_dir / "cgroup.procs").exists():
             files.append(self.cpu_dir / "cgroup.procs")
+        net = self.net_dir
+        if net is not None and net != self.memory_dir:
+            net.mkdir(parents=True, exist_ok=True)
+            files.append(net / "cgroup.procs")
         return files
+
+    @property
+    def net_dir(self) -> Path | None:
+        """This container's cgroup2 directory, which identifies its traffic to iptables."""
+        root = net_root()
+        return root / self.name if root else None
 
     def oom_kills(self) -> int:
         """The kernel's count of OOM kills in this cgroup."""
@@ -99,7 +118,7 @@ class ContainerCgroup:
             return 0
 
     def remove(self) -> None:
-        for directory in {self.memory_dir, self.cpu_dir}:
+        for directory in {self.memory_dir, self.cpu_dir, self.net_dir or self.memory_dir}:
             try:
                 directory.rmdir()
             except OSError:
@@ -109,6 +128,8 @@ class ContainerCgroup:
 def remove_tree(flavour: str, name: str) -> None:
     """Remove a sandbox's whole cgroup subtree (leaves first); used by ``drillbook down`` and cleanup."""
     roots = [V1_MEMORY, V1_CPU] if flavour == "v1" else [V2_ROOT]
+    if flavour == "v1" and net_root() == V2_HYBRID:
+        roots.append(V2_HYBRID)
     for root in roots:
         top = root / name
         if not top.exists():

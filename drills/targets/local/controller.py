@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drills.targets.local import cgroups
+from drills.targets.local import cgroups, netpol
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.dns import service_addresses
 from drills.targets.local.images import ImageStore
@@ -30,6 +30,7 @@ from drills.targets.local.ksm import serve_metrics
 from drills.targets.local.podspec import ContainerConfigError, PodContext, build_container, prepare_volumes
 from drills.targets.local.runtime import Backoff, Container, utc
 from drills.targets.local.store import Obj, ObjectStore, key_of, write_json_atomic
+from drills.targets.local.volumes import unmount_all
 from drills.targets.local.workloads import plan_deployment, plan_statefulset, template_hash
 
 TICK_S = 0.25
@@ -71,6 +72,8 @@ class Controller:
         self.cgroup_flavour = cgroups.cgroup_support()
         self.stopping = threading.Event()
         self.status: dict[str, Any] = {}
+        self.netpol_missing = netpol.available() if self.cgroup_flavour else "cgroups"
+        self._netpol_rules: list[str] | None = None
         self._ips = self._load_ips()
 
     # -- main loop ---------------------------------------------------------------------------------
@@ -98,6 +101,9 @@ class Controller:
         self.pods.clear()
         if self.cgroup_flavour:
             cgroups.remove_tree(self.cgroup_flavour, self.config.cgroup_name)
+        unmount_all(self.root)
+        if not self.netpol_missing:
+            netpol.remove(netpol.chain_name(self.config.octet))
         self.publish({})
 
     def tick(self) -> None:
@@ -118,7 +124,21 @@ class Controller:
                 pod.container.waiting = ("RunContainerError", f"{type(exc).__name__}: {exc}")
                 pod.container.backoff_until = time.time() + 2
                 print(f"{utc(time.time())} pod {pod.namespace}/{pod.name}: {exc!r}", file=sys.stderr, flush=True)
+        self._enforce_network_policies(objects)
         self.publish(objects)
+
+    def _enforce_network_policies(self, objects: dict[str, Obj]) -> None:
+        if self.netpol_missing:
+            return
+        pods = [{"namespace": p.namespace, "name": p.name, "labels": p.labels, "podIP": p.ip}
+                for p in self.pods.values()]
+        cgroup_of = {f"{p.namespace}/{p.name}": p.container.cgroup.name for p in self.pods.values()
+                     if p.container.cgroup is not None}
+        policies = [o for o in objects.values() if o["kind"] == "NetworkPolicy"]
+        rules = netpol.desired_rules(policies, pods, cgroup_of)
+        if rules != self._netpol_rules:
+            netpol.apply(netpol.chain_name(self.config.octet), rules)
+            self._netpol_rules = rules
 
     # -- controllers -------------------------------------------------------------------------------
     def _reconcile_deployment(self, deploy: Obj, objects: dict[str, Obj]) -> None:
@@ -135,6 +155,7 @@ class Controller:
 
     def _reconcile_statefulset(self, sts: Obj) -> None:
         meta, spec = sts["metadata"], sts["spec"]
+        self._record_claims(sts)
         current = template_hash(spec["template"])
         pods = self._owned("StatefulSet", meta["namespace"], meta["name"])
         create, delete = plan_statefulset(spec, meta["name"], current, pods)
@@ -144,6 +165,17 @@ class Controller:
         for name in create:
             if name not in stopping:
                 self._create_pod(name, sts, current, stable_ip=True)
+
+    def _record_claims(self, sts: Obj) -> None:
+        """A StatefulSet's volumeClaimTemplates become PersistentVolumeClaims ``<template>-<pod>``, once."""
+        meta = sts["metadata"]
+        for i in range(int(sts["spec"].get("replicas", 1))):
+            for template in sts["spec"].get("volumeClaimTemplates", []):
+                name = f"{template['metadata']['name']}-{meta['name']}-{i}"
+                if self.store.get("PersistentVolumeClaim", meta["namespace"], name) is None:
+                    self.store.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                      "metadata": {"name": name, "namespace": meta["namespace"]},
+                                      "spec": copy.deepcopy(template["spec"]), "status": {"phase": "Bound"}})
 
     def _record_replicaset(self, deploy: Obj, current: str, objects: dict[str, Obj]) -> None:
         """Keep one ReplicaSet per template with its revision number, as the Deployment controller does."""
@@ -222,6 +254,15 @@ class Controller:
 
     def _sync_container(self, pod: Pod, objects: dict[str, Obj]) -> None:
         container = pod.container
+        if not _node_ready(objects.get(key_of("Node", None, pod.node), {})):
+            # The node is down: its kubelet no longer runs or reports anything. The processes die with it,
+            # and nothing restarts them until the node returns or the pod is deleted (drain).
+            if container.running:
+                container.stop(grace_s=0)
+            container.waiting = ("NodeLost", f"node {pod.node} is not ready")
+            pod.extra["node_lost"] = True
+            return
+        pod.extra.pop("node_lost", None)
         container.reap(self.backoff)
         if container.running or time.time() < container.backoff_until:
             return
@@ -252,6 +293,7 @@ class Controller:
         pod_dir.mkdir(parents=True, exist_ok=True)
         return PodContext(name=pod.name, namespace=pod.namespace, node=pod.node, ip=pod.ip, pod_dir=pod_dir,
                           configmaps=named("ConfigMap"), secrets=named("Secret"),
+                          claims={c["metadata"]["name"]: c for c in self.store.list("PersistentVolumeClaim", pod.namespace)},
                           services=self._dns(objects, pod.namespace), base_env=_base_env())
 
     # -- scheduling and addresses ------------------------------------------------------------------

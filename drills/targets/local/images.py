@@ -37,8 +37,22 @@ class ImageStore:
 
     def entrypoint(self, image: str) -> list[str] | None:
         """The image's entrypoint, or None when the sandbox has no such image (a failed pull)."""
+        return self._all().get(image)
+
+    def _all(self) -> dict[str, list[str]]:
         try:
-            images: dict[str, list[str]] = json.loads(self.path.read_text())
+            return dict(json.loads(self.path.read_text()))
         except FileNotFoundError:
-            images = default_images()
-        return images.get(image)
+            return default_images()
+
+    def remove(self, image: str) -> list[str] | None:
+        """Delete a tag from the store (a registry retention policy did); returns its entrypoint for undo."""
+        images = self._all()
+        entry = images.pop(image, None)
+        write_json_atomic(self.path, images)
+        return entry
+
+    def add(self, image: str, entrypoint: list[str]) -> None:
+        images = self._all()
+        images[image] = entrypoint
+        write_json_atomic(self.path, images)

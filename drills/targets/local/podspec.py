@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.targets.local.quantity import cpu_millicores, memory_bytes
+from drills.targets.local.volumes import ensure_claim
 
 Obj = dict[str, Any]
 
@@ -58,6 +59,7 @@ class PodContext:
     services: dict[str, str]  # DNS names -> address (the sandbox's cluster DNS)
     base_env: dict[str, str]
     volume_dirs: dict[str, Path] = field(default_factory=dict)  # volume name -> prepared host dir
+    claims: dict[str, Obj] = field(default_factory=dict)  # PersistentVolumeClaims of the namespace
 
 
 def build_container(spec: Obj, ctx: PodContext, entrypoint: list[str]) -> ContainerConfig:
@@ -100,7 +102,10 @@ def prepare_volumes(pod_spec: Obj, ctx: PodContext, claim_dir: Path) -> dict[str
             secret = _lookup(ctx.secrets, volume["secret"]["secretName"], "secret")
             _write_files(target, {k: v for k, v in _secret_data(secret).items()})
         elif "persistentVolumeClaim" in volume:
-            target = claim_dir / volume["persistentVolumeClaim"]["claimName"]
+            claim = volume["persistentVolumeClaim"]["claimName"]
+            target = claim_dir / claim
+            request = ctx.claims.get(claim, {}).get("spec", {}).get("resources", {}).get("requests", {})
+            ensure_claim(target, request.get("storage"))
         target.mkdir(parents=True, exist_ok=True)
         dirs[name] = target
     return dirs

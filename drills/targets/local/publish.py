@@ -16,6 +16,8 @@ def pod_status(pod: Pod) -> dict[str, Any]:
     container = pod.container.status()
     if pod.deleting:
         phase = "Terminating"
+    elif pod.extra.get("node_lost"):
+        phase = "Unknown"
     elif pod.container.running:
         phase = "Running"
     else:
@@ -69,6 +71,7 @@ def publish_status(controller: Controller, objects: dict[str, Obj]) -> dict[str,
     status = {
         "time": time.time(),
         "cgroups": controller.cgroup_flavour,
+        "networkPolicy": "enforced" if not controller.netpol_missing else f"not enforced: needs {controller.netpol_missing}",
         "nodes": [_node_status(n, pods) for n in objects.values() if n["kind"] == "Node"],
         "pods": pods,
         "workloads": workloads,

@@ -21,11 +21,12 @@ from typing import Any
 import yaml
 
 from drills.errors import TargetError
-from drills.targets.local import cgroups
+from drills.targets.local import cgroups, netpol
 from drills.targets.local.config import PROFILES, SandboxConfig
 from drills.targets.local.images import ImageStore
 from drills.targets.local.infra import infrastructure, nodes
 from drills.targets.local.store import ObjectStore
+from drills.targets.local.volumes import unmount_all
 
 _DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -95,11 +96,14 @@ def down(root: Path, timeout_s: float = 20) -> None:
         if controller_pid(root) is not None:
             os.killpg(pid, signal.SIGKILL)
     _kill_leftover_pods(root)
+    unmount_all(root)
     try:
         config = SandboxConfig.load(root)
         flavour = cgroups.cgroup_support()
         if flavour:
             cgroups.remove_tree(flavour, config.cgroup_name)
+        if netpol.available() is None:
+            netpol.remove(netpol.chain_name(config.octet))
     except FileNotFoundError:
         pass
     for name in ("controller.pid", "status.json", "objects.json"):
