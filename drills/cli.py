@@ -22,7 +22,7 @@ from drills.specs import CATALOG_DIR, RUNBOOK_LEVEL, load_catalog, resolve, sele
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Prove incident runbooks work: inject each cause, run the runbook, verify recovery.")
 console = Console(stderr=True)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True) if sys.stdout.isatty() else Console(soft_wrap=True, width=160)
 
 SandboxOpt = Annotated[Optional[Path], typer.Option("--sandbox", help="sandbox directory (default: "
                                                     "$DRILLBOOK_SANDBOX or ~/.local/state/drillbook/sandbox)")]
@@ -91,7 +91,7 @@ def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
 @app.command()
 def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR) -> None:
     """Print what a drill would do, without touching anything."""
-    from drills import steps
+    from drills import registry, steps
 
     try:
         (spec,) = select(load_catalog(catalog), [drill_id], [])
@@ -107,7 +107,8 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR) -> None:
     selected = steps.select(d.commands, spec.steps)
     for cmd in d.commands:
         action = "run" if cmd in selected else "skip"
-        bound = steps.bind(cmd, spec.bind)
+        fault_binds = registry.fault(spec.fault.kind).binds
+        bound = steps.bind(cmd, {**{name: name for name in fault_binds}, **spec.bind})
         note = "" if not cmd.placeholders else (" (bound)" if bound else f" (unbound: {cmd.placeholders})")
         out.print(f"  {action:4s} {cmd.line:4d} {cmd.cls.value:9s} {cmd.text[:90]}{note}")
 

@@ -45,6 +45,7 @@ class FaultPlugin:
     confirm: Callable[[Target, Any, float, float], Evidence]
     revert: Callable[[Target, Undo], None]
     requires: frozenset[str] = field(default_factory=frozenset)
+    binds: frozenset[str] = field(default_factory=frozenset)  # placeholders its evidence binds (NODE_NAME)
 
 
 GROUP = "drillbook.faults"

@@ -104,11 +104,17 @@ class Target(Protocol):
     def rollback(self, ref: WorkloadRef) -> None:
         """``kubectl rollout undo``: back to the previous revision."""
 
-    def remove_image(self, image: str) -> Any:
-        """Make an image reference unpullable (the tag was deleted from the registry); returns an undo token."""
+    def apply(self, obj: dict[str, Any]) -> None:
+        """``kubectl apply -f`` of one object."""
 
-    def restore_image(self, image: str, token: Any) -> None:
-        """Undo :meth:`remove_image`."""
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """``kubectl delete KIND NAME --ignore-not-found``."""
+
+    def remove_image(self, image: str) -> None:
+        """Make an image reference unpullable (the tag was deleted from the registry)."""
+
+    def restore_image(self, image: str) -> None:
+        """Undo :meth:`remove_image` (push the tag again from the target's own image source)."""
 
     def set_node_ready(self, node: str, ready: bool) -> None:
         """A node fails (kubelet and its pods gone, NotReady) or comes back."""

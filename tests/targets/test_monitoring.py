@@ -17,7 +17,8 @@ from drills.targets.local.monitoring import (
     rules_text,
 )
 
-ALERTS = ["AgentDown", "HighErrorRate", "HighLatency", "CostSpike", "DailyBudgetExceeded", "RedisDown"]
+ALERTS = ["AgentDown", "HighErrorRate", "HighLatency", "CostSpike", "DailyBudgetExceeded", "RedisDown",
+          "RedisOutOfMemory", "RedisPersistenceFailing", "KubeNodeNotReady", "AgentReplicasUnavailable"]
 
 
 def fast() -> SandboxConfig:
@@ -44,7 +45,9 @@ def test_realistic_profile_keeps_source_rules() -> None:
     rules = profiled_rules(realistic())
     assert rules == yaml.safe_load(rules_text())
     assert alert_for_seconds(rules) == {"AgentDown": 60, "HighErrorRate": 120, "HighLatency": 300,
-                                        "CostSpike": 300, "DailyBudgetExceeded": 60, "RedisDown": 60}
+                                        "CostSpike": 300, "DailyBudgetExceeded": 60, "RedisDown": 60,
+                                        "RedisOutOfMemory": 60, "RedisPersistenceFailing": 60,
+                                        "KubeNodeNotReady": 60, "AgentReplicasUnavailable": 120}
     assert "[5m]" in rules_by_alert(rules)["HighErrorRate"]["expr"]
 
 

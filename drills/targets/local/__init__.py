@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drills.errors import TargetError
 from drills.targets.base import ExecResult, PodState, WorkloadRef
 from drills.targets.local import cgroups, operations, sandbox
 from drills.targets.local.config import SandboxConfig
-from drills.targets.local.images import ImageStore
+from drills.targets.local.images import ImageStore, default_images
 from drills.targets.local.infra import PROMETHEUS_PORT
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
 from drills.targets.local.store import ObjectStore
@@ -142,12 +143,20 @@ class LocalTarget:
     def rollback(self, ref: WorkloadRef) -> None:
         operations.rollback(self.store, ref.namespace, ref.name)
 
-    def remove_image(self, image: str) -> Any:
-        return ImageStore(self.root / "images.json").remove(image)
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.store.apply(obj)
 
-    def restore_image(self, image: str, token: Any) -> None:
-        if token:
-            ImageStore(self.root / "images.json").add(image, list(token))
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        self.store.delete(kind, namespace, name)
+
+    def remove_image(self, image: str) -> None:
+        ImageStore(self.root / "images.json").remove(image)
+
+    def restore_image(self, image: str) -> None:
+        entrypoint = default_images().get(image)
+        if entrypoint is None:
+            raise TargetError(f"{image} is not one of the sandbox's images; cannot push it again")
+        ImageStore(self.root / "images.json").add(image, entrypoint)
 
     def set_node_ready(self, node: str, ready: bool) -> None:
         self.store.require("Node", None, node)

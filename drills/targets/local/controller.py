@@ -221,7 +221,7 @@ class Controller:
     def _create_pod(self, name: str, owner: Obj, current: str, stable_ip: bool) -> None:
         namespace = owner["metadata"]["namespace"]
         template = owner["spec"]["template"]
-        node = self._schedule(template["spec"])
+        node = self._schedule(template["spec"], (namespace, owner["kind"], owner["metadata"]["name"]))
         if node is None:
             return  # Pending: no node fits; retried next tick
         container_spec = template["spec"]["containers"][0]
@@ -297,7 +297,7 @@ class Controller:
                           services=self._dns(objects, pod.namespace), base_env=_base_env())
 
     # -- scheduling and addresses ------------------------------------------------------------------
-    def _schedule(self, spec: Obj) -> str | None:
+    def _schedule(self, spec: Obj, owner: tuple[str, str, str] | None = None) -> str | None:
         if spec.get("nodeName"):
             return str(spec["nodeName"])
         selector = spec.get("nodeSelector", {})
@@ -313,8 +313,14 @@ class Controller:
             candidates.append(node["metadata"]["name"])
         if not candidates:
             return None
-        load = {n: sum(1 for p in self.pods.values() if p.node == n) for n in candidates}
-        return min(candidates, key=lambda n: (load[n], n))
+        # Spread a workload's replicas over nodes first (the default scheduler's topology spreading), then
+        # balance the total number of pods.
+        def score(node: str) -> tuple[int, int, str]:
+            on_node = [p for p in self.pods.values() if p.node == node]
+            siblings = sum(1 for p in on_node if owner and (p.namespace, *p.owner) == owner)
+            return siblings, len(on_node), node
+
+        return min(candidates, key=score)
 
     def _allocate_ip(self, namespace: str, name: str, node: str, stable: bool) -> str:
         key = f"{namespace}/{name}"

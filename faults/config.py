@@ -1,0 +1,95 @@
+"""Bad configuration reaching the pods: a ConfigMap key removed, or the API key in a Secret revoked.
+
+Story reproduced for both: the bad change is applied to the ConfigMap/Secret (which running pods do not
+re-read: they take it as environment at start), then the pods are recycled (node maintenance), so every
+replica starts with it. Restarting through a rollout instead would stall behind the old pods (REFERENCE).
+
+- ``config-error``: a required key (``REDIS_URL``) is gone; the agent exits with "Error: Missing required
+  environment variable" → CrashLoopBackOff on every replica → AgentDown.
+- ``revoked-api-key``: the upstream rejects the key (401 ``authentication_error``); the agents' ``/health``
+  fails its credentials check, no replica is ready → AgentDown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from drills.registry import Evidence, FaultPlugin, Undo
+from drills.targets.base import Target
+from faults.common import all_pods, describe, recycle_pods, wait_for
+
+AGENT = {"app": "production-agent"}
+
+
+class ConfigErrorParams(BaseModel):
+    namespace: str = "production-agents"
+    configmap: str = "agent-config"
+    remove: list[str] = Field(default_factory=lambda: ["REDIS_URL"])
+    selector: dict[str, str] = Field(default_factory=lambda: dict(AGENT))
+
+
+def config_undo(target: Target, p: ConfigErrorParams) -> Undo:
+    current = target.get_config(p.namespace, p.configmap)
+    return {"namespace": p.namespace, "configmap": p.configmap, "data": {k: current.get(k) for k in p.remove}}
+
+
+def config_inject(target: Target, p: ConfigErrorParams) -> None:
+    target.set_config(p.namespace, p.configmap, {k: None for k in p.remove})
+    recycle_pods(target, p.namespace, p.selector)
+
+
+def crash_looping(target: Target, namespace: str, selector: dict[str, str], since: float,
+                  timeout_s: float, what: str) -> Evidence:
+    pods = wait_for(lambda: all_pods(target, namespace, selector, since,
+                                     lambda pod: not pod.ready and pod.restarts >= 1
+                                     and pod.last_reason == "Error"), timeout_s, what)
+    return {"pods": describe(pods)}
+
+
+def config_confirm(target: Target, p: ConfigErrorParams, since: float, timeout_s: float) -> Evidence:
+    evidence = crash_looping(target, p.namespace, p.selector, since, timeout_s,
+                             "every agent pod exiting with an error and restarting (CrashLoopBackOff)")
+    return {**evidence, "removed": p.remove}
+
+
+def config_revert(target: Target, record: dict[str, Any]) -> None:
+    target.set_config(record["namespace"], record["configmap"], record["data"])
+
+
+class RevokedKeyParams(BaseModel):
+    namespace: str = "production-agents"
+    secret: str = "agent-secrets"
+    key: str = "anthropic-api-key"
+    revoked_value: str = Field("sk-ant-drill-revoked-0000", description="a key the upstream stub rejects")
+    selector: dict[str, str] = Field(default_factory=lambda: dict(AGENT))
+
+
+def key_undo(target: Target, p: RevokedKeyParams) -> Undo:
+    # The previous value is put back by the runner's snapshot restore; the record names what changed.
+    return {"namespace": p.namespace, "secret": p.secret, "key": p.key}
+
+
+def key_inject(target: Target, p: RevokedKeyParams) -> None:
+    target.set_secret(p.namespace, p.secret, {p.key: p.revoked_value})
+    recycle_pods(target, p.namespace, p.selector)
+
+
+def key_confirm(target: Target, p: RevokedKeyParams, since: float, timeout_s: float) -> Evidence:
+    pods = wait_for(lambda: all_pods(target, p.namespace, p.selector, since,
+                                     lambda pod: pod.phase == "Running" and not pod.ready and pod.restarts == 0),
+                    timeout_s, "every new agent pod running but not ready (upstream 401 fails /health)")
+    return {"pods": describe(pods), "secret": f"{p.namespace}/{p.secret}:{p.key}"}
+
+
+def key_revert(target: Target, record: dict[str, Any]) -> None:
+    """Nothing beyond the runner's restore of the Secret's previous value (kept out of the journal)."""
+
+
+CONFIG_ERROR = FaultPlugin(kind="config-error", summary="remove a required key from the agents' ConfigMap, "
+                           "recycle the pods", params=ConfigErrorParams, undo=config_undo, inject=config_inject,
+                           confirm=config_confirm, revert=config_revert)
+REVOKED_API_KEY = FaultPlugin(kind="revoked-api-key", summary="rotate the agents' API key to one the upstream "
+                              "rejects, recycle the pods", params=RevokedKeyParams, undo=key_undo,
+                              inject=key_inject, confirm=key_confirm, revert=key_revert)

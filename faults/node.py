@@ -1,0 +1,66 @@
+"""Node failure: a worker that runs an agent replica goes NotReady and its pods die with it.
+
+The node chosen hosts a replica of the target workload and none of the ``spare`` pods (Redis), so the story
+is the runbook's: reduced capacity, pods lost on a NotReady node until someone cordons and drains it. The
+chosen node is bound to the runbook's ``${NODE_NAME}`` for the remediation steps. Nothing evicts the lost pods
+by itself within the drill (Kubernetes waits 5 minutes, the sandbox waits for the drain).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from drills.errors import FaultError
+from drills.registry import Evidence, FaultPlugin, Undo
+from drills.targets.base import Target
+from faults.common import describe, wait_for
+
+
+class NodeFailureParams(BaseModel):
+    namespace: str = "production-agents"
+    selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
+    spare: dict[str, str] = Field(default_factory=lambda: {"app": "redis"}, description="never fail their node")
+
+
+def pick_node(target: Target, p: NodeFailureParams) -> str:
+    """A node with a replica and no spared pod, holding as few replicas as possible (capacity drops, not to 0)."""
+    spared = {pod.node for pod in target.pods(p.namespace, p.spare)}
+    replicas = [pod.node for pod in target.pods(p.namespace, p.selector)]
+    nodes = sorted(set(replicas) - spared, key=lambda n: (replicas.count(n), n))
+    if not nodes:
+        raise FaultError(f"no node runs a {p.selector} pod without a {p.spare} pod")
+    return nodes[0]
+
+
+def undo(target: Target, p: NodeFailureParams) -> Undo:
+    return {"node": pick_node(target, p)}
+
+
+def inject(target: Target, p: NodeFailureParams) -> None:
+    target.set_node_ready(pick_node(target, p), False)
+
+
+def confirm(target: Target, p: NodeFailureParams, since: float, timeout_s: float) -> Evidence:
+    def lost() -> list[Any] | None:
+        pods = [pod for pod in target.pods(p.namespace, p.selector) if pod.phase == "Unknown"]
+        return pods or None
+
+    pods = wait_for(lost, timeout_s, "a pod lost on the failed node (phase Unknown)")
+    node = pods[0].node
+    serving = [pod for pod in target.pods(p.namespace, p.selector) if pod.ready]
+    if not serving:
+        raise FaultError(f"every {p.selector} replica was on {node}: the service is down, not degraded "
+                         "(the replicas were not spread over nodes)")
+    return {"node": node, "lost_pods": describe(pods), "bindings": {"NODE_NAME": node}}
+
+
+def revert(target: Target, record: dict[str, Any]) -> None:
+    target.set_node_ready(record["node"], True)
+    target.cordon(record["node"], False)
+
+
+FAULT = FaultPlugin(kind="node-failure", summary="a worker running an agent replica goes NotReady",
+                    params=NodeFailureParams, undo=undo, inject=inject, confirm=confirm, revert=revert,
+                    binds=frozenset({"NODE_NAME"}))

@@ -1,0 +1,58 @@
+"""Runbooks 1, 5 and 6: every infrastructure drill passes with the runbook's own steps, and fails — naming
+the checks — when its remediation is withheld. Faults are real (kernel, Redis, iptables, node loss)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drills.journal import Journal
+from drills.model import Verdict
+from drills.runner import RunContext, run_drill
+from drills.specs import load_catalog, resolve, select
+from drills.targets.local import LocalTarget
+
+pytestmark = pytest.mark.slow
+
+DRILLS = ["agent-down/bad-image", "agent-down/config-error", "agent-down/invalid-api-key", "redis-failure/oom",
+          "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain"]
+
+
+def spec(drill_id: str):  # type: ignore[no-untyped-def]
+    (found,) = select(load_catalog(), [drill_id], [])
+    return found
+
+
+@pytest.mark.parametrize("drill_id", DRILLS)
+def test_drill_passes_with_the_runbooks_steps(sandbox: LocalTarget, journal_path: Path, drill_id: str) -> None:
+    before = sandbox.snapshot()
+    result = run_drill(resolve(spec(drill_id)), RunContext(target=sandbox, journal=Journal(journal_path)))
+    assert result.verdict == Verdict.PASSED, (result.failed_checks, [c for c in result.checks if not c.ok],
+                                              result.reason)
+    assert result.fault is not None and result.fault.evidence and result.fault.reverted_at
+    assert result.ttd_s is not None and result.ttr_s is not None and result.ttr_s <= (result.target_s or 0)
+    assert any(s.status == "ran" and s.exit_code == 0 for s in result.steps)
+    assert Journal(journal_path).entries() == []
+    assert _desired(sandbox.snapshot()) == _desired(before)
+
+
+@pytest.mark.parametrize("drill_id", DRILLS)
+def test_drill_without_remediation_fails_naming_the_checks(sandbox: LocalTarget, journal_path: Path,
+                                                           drill_id: str) -> None:
+    withheld = spec(drill_id)
+    withheld = withheld.model_copy(update={"steps": [],
+                                           "budgets": withheld.budgets.model_copy(update={"recover_s": 30})})
+    result = run_drill(resolve(withheld), RunContext(target=sandbox, journal=Journal(journal_path)))
+    assert result.verdict == Verdict.FAILED, (result.failed_checks, result.reason)
+    assert {"remediation-steps-succeeded", "within-target"} <= set(result.failed_checks)
+    assert any(c.startswith(("service-recovered:", "alert-resolved:")) for c in result.failed_checks), \
+        result.failed_checks
+    assert not any(c.startswith("alert-fired:") for c in result.failed_checks)  # the fault was real
+    assert Journal(journal_path).entries() == []
+
+
+def _desired(objects: dict[str, dict]) -> dict[str, object]:  # type: ignore[type-arg]
+    """Desired state without what controllers record (PVCs appear once, revisions move)."""
+    return {k: {"spec": v.get("spec"), "data": v.get("data")} for k, v in objects.items()
+            if v["kind"] not in ("PersistentVolumeClaim",)}
