@@ -68,6 +68,7 @@ class Journal:
             entries = change(self.entries())
             tmp = self.path.with_name(f".{self.path.name}.tmp")
             tmp.write_text(json.dumps([e.model_dump() for e in entries], indent=1))
+            os.chmod(tmp, 0o600)  # it holds the target's objects, Secrets included
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)

@@ -146,8 +146,8 @@ def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.F
                     result.alerts.append(AlertTiming(name=name, expected=True))
             try:
                 target.wait_steady(ctx.steady_timeout_s)
-            except DrillbookError as exc:
-                result.findings.append(f"target not steady after revert: {exc}")
+            except DrillbookError as exc:  # the next drill would start broken: this drill's revert failed
+                result.check("steady-after-revert", False, str(exc))
 
 
 def _detect(budget_s: float, t0: float, expected: list[str], watcher: AlertWatcher, result: DrillResult,
@@ -230,7 +230,8 @@ def _finish(result: DrillResult, keep_verdict: bool = False) -> DrillResult:
     if result.started_at:
         result.wall_s = round(result.finished_at - result.started_at, 3)
     if not keep_verdict:
-        fault_problem = {"fault-took-effect", "steady-state", "drill-completed", "fault-reverted"}
+        fault_problem = {"fault-took-effect", "steady-state", "drill-completed", "fault-reverted",
+                         "steady-after-revert"}
         if not result.failed_checks:
             result.verdict = Verdict.PASSED
         elif fault_problem & set(result.failed_checks) or "not-interrupted" in result.failed_checks:

@@ -32,7 +32,8 @@ class ConfigErrorParams(BaseModel):
 
 def config_undo(target: Target, p: ConfigErrorParams) -> Undo:
     current = target.get_config(p.namespace, p.configmap)
-    return {"namespace": p.namespace, "configmap": p.configmap, "data": {k: current.get(k) for k in p.remove}}
+    return {"namespace": p.namespace, "configmap": p.configmap, "data": {k: current.get(k) for k in p.remove},
+            "selector": p.selector}
 
 
 def config_inject(target: Target, p: ConfigErrorParams) -> None:
@@ -55,7 +56,9 @@ def config_confirm(target: Target, p: ConfigErrorParams, since: float, timeout_s
 
 
 def config_revert(target: Target, record: dict[str, Any]) -> None:
+    """Put the keys back and recycle the pods: a pod reads its environment only when it starts."""
     target.set_config(record["namespace"], record["configmap"], record["data"])
+    recycle_pods(target, record["namespace"], record["selector"])
 
 
 class RevokedKeyParams(BaseModel):
@@ -67,8 +70,11 @@ class RevokedKeyParams(BaseModel):
 
 
 def key_undo(target: Target, p: RevokedKeyParams) -> Undo:
-    # The previous value is put back by the runner's snapshot restore; the record names what changed.
-    return {"namespace": p.namespace, "secret": p.secret, "key": p.key}
+    # The journal (mode 0600) must hold the key to put it back after a crash, as it holds the whole Secret
+    # in the target snapshot; it never reaches results or reports.
+    current = target.get_secret(p.namespace, p.secret)
+    return {"namespace": p.namespace, "secret": p.secret, "key": p.key, "value": current.get(p.key),
+            "selector": p.selector}
 
 
 def key_inject(target: Target, p: RevokedKeyParams) -> None:
@@ -84,7 +90,10 @@ def key_confirm(target: Target, p: RevokedKeyParams, since: float, timeout_s: fl
 
 
 def key_revert(target: Target, record: dict[str, Any]) -> None:
-    """Nothing beyond the runner's restore of the Secret's previous value (kept out of the journal)."""
+    """Put the key back and recycle the pods: running pods keep the revoked key until they restart."""
+    if record.get("value") is not None:
+        target.set_secret(record["namespace"], record["secret"], {record["key"]: record["value"]})
+    recycle_pods(target, record["namespace"], record["selector"])
 
 
 CONFIG_ERROR = FaultPlugin(kind="config-error", summary="remove a required key from the agents' ConfigMap, "

@@ -86,6 +86,9 @@ class Target(Protocol):
     def set_config(self, namespace: str, name: str, data: dict[str, str | None]) -> dict[str, str]:
         """Merge ``data`` into a ConfigMap (None removes a key); return the previous values of those keys."""
 
+    def get_secret(self, namespace: str, name: str) -> dict[str, str]:
+        """A Secret's values, decoded (``kubectl get secret -o jsonpath={.data}`` + base64 -d)."""
+
     def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
         """Replace string values in a Secret; return the previous values of those keys."""
 

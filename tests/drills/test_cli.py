@@ -35,7 +35,7 @@ def test_list_shows_the_catalog_and_uncovered_causes() -> None:
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0, result.output
     assert "agent-down/oom" in result.stdout
-    assert "Redis Failure / Disk Full" in result.stdout
+    assert "Cost Spike / Feature Launch" in result.stdout
 
 
 def test_plan_touches_nothing_and_shows_steps() -> None:

@@ -120,9 +120,13 @@ class LocalTarget:
         self.store.patch("ConfigMap", namespace, name, {"data": data})
         return previous
 
-    def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
+    def get_secret(self, namespace: str, name: str) -> dict[str, str]:
         secret = self.store.require("Secret", namespace, name)
-        current = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+        values = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+        return {**values, **secret.get("stringData", {})}
+
+    def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
+        current = self.get_secret(namespace, name)
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
         self.store.patch("Secret", namespace, name, {"data": encoded})
         return {k: current[k] for k in data if k in current}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import shutil
 import signal
 import string
 import sys
@@ -237,6 +238,8 @@ class Controller:
             container=Container(container_spec["name"], container_spec.get("image", ""),
                                 self.root / "logs" / namespace / name / f"{container_spec['name']}.log", cgroup),
         )
+        # A new pod starts with empty pod-level volumes (emptyDir), whatever a predecessor of the same name left.
+        shutil.rmtree(self.root / "pods" / namespace / name, ignore_errors=True)
         self.pods[key_of("Pod", namespace, name)] = pod
 
     def _delete_pod(self, pod: Pod) -> None:

@@ -101,7 +101,10 @@ def infrastructure(config: SandboxConfig, root: Path) -> list[Obj]:
     exporter = _workload("Deployment", "redis-exporter", "monitoring", {
         "name": "redis-exporter", "image": "oliver006/redis_exporter:v1.45.0",
         "env": _pod_env(REDIS_ADDR="redis://redis-service.production-agents:6379",
-                        REDIS_EXPORTER_WEB_LISTEN_ADDRESS=f"$(POD_IP):{EXPORTER_PORT}"),
+                        REDIS_EXPORTER_WEB_LISTEN_ADDRESS=f"$(POD_IP):{EXPORTER_PORT}",
+                        # below the scrape timeout: an unreachable Redis must read as redis_up 0, not as a
+                        # failed scrape (the exporter's 15 s default outlasts any scrape_timeout)
+                        REDIS_EXPORTER_CONNECTION_TIMEOUT="500ms"),
         "readinessProbe": {"httpGet": {"path": "/", "port": EXPORTER_PORT}, "periodSeconds": 1},
     }, annotations={**scrape, "prometheus.io/port": str(EXPORTER_PORT)})
     return [
