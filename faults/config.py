@@ -41,18 +41,17 @@ def config_inject(target: Target, p: ConfigErrorParams) -> None:
     recycle_pods(target, p.namespace, p.selector)
 
 
-def crash_looping(target: Target, namespace: str, selector: dict[str, str], since: float,
-                  timeout_s: float, what: str) -> Evidence:
-    pods = wait_for(lambda: all_pods(target, namespace, selector, since,
-                                     lambda pod: not pod.ready and pod.restarts >= 1
-                                     and pod.last_reason == "Error"), timeout_s, what)
-    return {"pods": describe(pods)}
+def _logged(target: Target, namespace: str, pod: str, text: str) -> bool:
+    return text in target.logs(namespace, pod, previous=True) or text in target.logs(namespace, pod)
 
 
 def config_confirm(target: Target, p: ConfigErrorParams, since: float, timeout_s: float) -> Evidence:
-    evidence = crash_looping(target, p.namespace, p.selector, since, timeout_s,
-                             "every agent pod exiting with an error and restarting (CrashLoopBackOff)")
-    return {**evidence, "removed": p.remove}
+    message = "Missing required environment variable"
+    pods = wait_for(lambda: all_pods(target, p.namespace, p.selector, since,
+                                     lambda pod: not pod.ready and pod.restarts >= 1 and pod.last_reason == "Error"
+                                     and _logged(target, p.namespace, pod.name, message)),
+                    timeout_s, f"every agent pod exiting with {message!r} and restarting (CrashLoopBackOff)")
+    return {"pods": describe(pods), "removed": p.remove, "logged": message}
 
 
 def config_revert(target: Target, record: dict[str, Any]) -> None:
@@ -83,10 +82,12 @@ def key_inject(target: Target, p: RevokedKeyParams) -> None:
 
 
 def key_confirm(target: Target, p: RevokedKeyParams, since: float, timeout_s: float) -> Evidence:
+    message = "401 Unauthorized from Anthropic API"
     pods = wait_for(lambda: all_pods(target, p.namespace, p.selector, since,
-                                     lambda pod: pod.phase == "Running" and not pod.ready and pod.restarts == 0),
-                    timeout_s, "every new agent pod running but not ready (upstream 401 fails /health)")
-    return {"pods": describe(pods), "secret": f"{p.namespace}/{p.secret}:{p.key}"}
+                                     lambda pod: pod.phase == "Running" and not pod.ready
+                                     and _logged(target, p.namespace, pod.name, message)),
+                    timeout_s, f"every new agent pod running, not ready, logging {message!r}")
+    return {"pods": describe(pods), "secret": f"{p.namespace}/{p.secret}:{p.key}", "logged": message}
 
 
 def key_revert(target: Target, record: dict[str, Any]) -> None:

@@ -77,6 +77,9 @@ class Target(Protocol):
         """Replica counts as ``kubectl rollout status`` sees them: replicas, updatedReplicas,
         updatedReadyReplicas, currentReplicas (pods of any template that still exist)."""
 
+    def logs(self, namespace: str, pod: str, previous: bool = False, tail: int = 200) -> str:
+        """``kubectl logs POD [--previous] --tail N`` (the pod's single container)."""
+
     def service_endpoints(self, namespace: str, service: str) -> list[str]:
         """Base URLs of the ready endpoints behind a Service (``kubectl get endpoints``)."""
 

@@ -80,6 +80,14 @@ class LocalTarget:
         keys = ("replicas", "updatedReplicas", "updatedReadyReplicas", "currentReplicas")
         return {k: int(w.get(k, 0)) for k in keys}
 
+    def logs(self, namespace: str, pod: str, previous: bool = False, tail: int = 200) -> str:
+        folder = self.root / "logs" / namespace / pod
+        pattern = "*.previous.log" if previous else "*.log"
+        files = [f for f in sorted(folder.glob(pattern)) if previous or not f.name.endswith(".previous.log")]
+        if not files:
+            return ""
+        return "\n".join(files[0].read_text(errors="replace").splitlines()[-tail:])
+
     def service_endpoints(self, namespace: str, service: str) -> list[str]:
         try:
             return list(json.loads((self.root / "endpoints" / f"{namespace}.{service}.json").read_text()))
