@@ -42,7 +42,7 @@ def test_drill_without_remediation_fails_naming_the_checks(sandbox: LocalTarget,
                                                            drill_id: str) -> None:
     withheld = spec(drill_id)
     withheld = withheld.model_copy(update={"steps": [],
-                                           "budgets": withheld.budgets.model_copy(update={"recover_s": 30})})
+                                           "budgets": withheld.budgets.model_copy(update={"recover_s": 30, "detect_s": 120})})
     result = run_drill(resolve(withheld), RunContext(target=sandbox, journal=Journal(journal_path)))
     assert result.verdict == Verdict.FAILED, (result.failed_checks, result.reason)
     assert {"remediation-steps-succeeded", "within-target"} <= set(result.failed_checks)
