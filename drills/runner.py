@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import requests
+
 from drills import registry, steps
 from drills.errors import DrillbookError, FaultError, PrerequisiteError
 from drills.journal import Journal, JournalEntry
@@ -87,10 +89,13 @@ def _steady(target: Target, drill: ResolvedDrill, result: DrillResult, ctx: RunC
     spec = drill.spec
 
     def probe() -> list[Check]:
-        active = [f"{a['labels']['alertname']} ({a['state']})"  # type: ignore[index]
-                  for a in active_alerts(target.prometheus_url())]
-        return [*service_recovered(target, spec.recovery),
-                Check(name="no-active-alerts", ok=not active, detail=f"active: {active}" if active else "none")]
+        try:
+            active = [f"{a['labels']['alertname']} ({a['state']})"  # type: ignore[index]
+                      for a in active_alerts(target.prometheus_url())]
+            alerts = Check(name="no-active-alerts", ok=not active, detail=f"active: {active}" if active else "none")
+        except requests.RequestException as exc:
+            alerts = Check(name="no-active-alerts", ok=False, detail=f"Prometheus unreachable: {exc}")
+        return [*service_recovered(target, spec.recovery), alerts]
 
     stable = hold(probe, lambda: restarts(target, spec.recovery), spec.budgets.stable_s,
                   time.time() + ctx.steady_timeout_s)
