@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -30,7 +30,11 @@ ProfileOpt = Annotated[str, typer.Option("--profile", help="sandbox timing profi
 CatalogOpt = Annotated[Path, typer.Option("--catalog", help="directory of drill specs")]
 
 
-def _local(sandbox: Path | None, profile: str = "fast"):  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
+    from drills.targets.local import LocalTarget
+
+
+def _local(sandbox: Path | None, profile: str = "fast") -> LocalTarget:
     from drills.targets.local import LocalTarget
 
     return LocalTarget(sandbox, profile=profile)
@@ -232,4 +236,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

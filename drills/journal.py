@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class Journal:
     def remove(self, drill_id: str) -> None:
         self._update(lambda entries: [e for e in entries if e.drill_id != drill_id])
 
-    def _update(self, change) -> None:  # type: ignore[no-untyped-def]
+    def _update(self, change: Callable[[list[JournalEntry]], list[JournalEntry]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_suffix(".lock"), "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -31,10 +31,10 @@ class StepSelector(Strict):
 
 class ServiceCheck(Strict):
     namespace: str = "production-agents"
-    workload: str = Field("deployment/agent-deployment", description="rollout must be complete on it")
+    workload: str = Field(default="deployment/agent-deployment", description="rollout must be complete on it")
     service: str = "production-agent"
     selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
-    replicas: int = Field(2, ge=1)
+    replicas: int = Field(default=2, ge=1)
     health_path: str = "/health"
     port: int = 8080
     end_to_end: bool = True
@@ -59,7 +59,8 @@ class Budgets(Strict):
     detect_s: float | None = None
     recover_s: float | None = None
     confirm_s: float = 90.0
-    stable_s: float = Field(10.0, description="recovery must hold this long, with no restart, to count")
+    stable_s: float = Field(default=10.0,
+                            description="recovery must hold this long, with no restart, to count")
     step_timeout_s: float = 120.0
 
 
@@ -67,17 +68,20 @@ class DrillSpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")
     runbook_file: str = Field(description="path of the runbook Markdown, relative to the project root")
     runbook: str = Field(description="runbook title or heading, e.g. 'Agent Down'")
-    cause: str | None = Field(None, description="cause title or heading, e.g. 'Out of Memory (OOM)'; omit for a "
-                                                "runbook without causes (its Investigation & Resolution steps)")
+    cause: str | None = Field(default=None,
+                              description="cause title or heading, e.g. 'Out of Memory (OOM)'; omit for a "
+                                          "runbook without causes (its Investigation & Resolution steps)")
     description: str = ""
-    story: str = Field("", description="which production story the fault reproduces, and why that one")
+    story: str = Field(default="",
+                       description="which production story the fault reproduces, and why that one")
     fault: FaultSpec
-    expect_alerts: list[ExpectedAlert] | None = Field(None, description="default: the runbook's Symptoms alerts")
-    steps: list[StepSelector] | None = Field(None, description="default: the cause's mutating steps")
+    expect_alerts: list[ExpectedAlert] | None = Field(default=None,
+                                                      description="default: the runbook's Symptoms alerts")
+    steps: list[StepSelector] | None = Field(default=None, description="default: the cause's mutating steps")
     bind: dict[str, str] = Field(default_factory=dict, description="placeholder -> value")
     recovery: ServiceCheck = Field(default_factory=ServiceCheck)
     budgets: Budgets = Field(default_factory=Budgets)
-    source: str = Field("", exclude=True)  # file the spec came from (set by the catalog)
+    source: str = Field(default="", exclude=True)  # file the spec came from (set by the catalog)
 
 
 # -- results ----------------------------------------------------------------------------------------

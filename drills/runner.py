@@ -90,7 +90,7 @@ def _steady(target: Target, drill: ResolvedDrill, result: DrillResult, ctx: RunC
 
     def probe() -> list[Check]:
         try:
-            active = [f"{a['labels']['alertname']} ({a['state']})"  # type: ignore[index]
+            active = [f"{a['labels']['alertname']} ({a['state']})"
                       for a in active_alerts(target.prometheus_url())]
             alerts = Check(name="no-active-alerts", ok=not active, detail=f"active: {active}" if active else "none")
         except requests.RequestException as exc:

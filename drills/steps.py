@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 from drills.model import StepResult, StepSelector
 from drills.runbook import Command, CommandClass
@@ -45,8 +46,11 @@ def bind(command: Command, bindings: dict[str, str]) -> str | None:
             return None
         value = shlex.quote(bindings[name])
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            text = re.sub(rf"\$\{{{name}\}}|\${name}\b", lambda _m, v=value: v, text)
-            text = re.sub(rf"(?<![\w$-]){name}(?![\w-])", lambda _m, v=value: v, text)
+            def replacement(_m: re.Match[str], v: str = value) -> str:
+                return v
+
+            text = re.sub(rf"\$\{{{name}\}}|\${name}\b", replacement, text)
+            text = re.sub(rf"(?<![\w$-]){name}(?![\w-])", replacement, text)
         else:
             text = text.replace(name, value)
     return text
@@ -79,28 +83,30 @@ def run(text: str, env: dict[str, str], timeout_s: float) -> tuple[int, str, flo
 
 
 def execute(commands: list[Command], selected: list[Command], bindings: dict[str, str], env: dict[str, str],
-            timeout_s: float, on_step=None) -> list[StepResult]:  # type: ignore[no-untyped-def]
+            timeout_s: float, on_step: Callable[[Command], object] | None = None) -> list[StepResult]:
     """Run the selected steps in runbook order; report every other step of the cause with why it did not run."""
-    results = []
+    results: list[StepResult] = []
     secrets = list(bindings.values())
     for command in commands:
-        base = {"command": command.text, "cls": command.cls.value, "line": command.line}
         if command not in selected:
             skip = {CommandClass.MANUAL: ("skipped-manual", "needs a person or host access: " + command.reason),
                     CommandClass.EXTERNAL: ("skipped-external", "reaches outside the target: " + command.reason)}
             status, reason = skip.get(command.cls, ("not-selected", command.reason))
-            results.append(StepResult(**base, status=status, reason=reason))
+            results.append(StepResult(command=command.text, cls=command.cls.value, line=command.line,
+                                      status=status, reason=reason))
             continue
         text = bind(command, bindings)
         if text is None:
             missing = [p for p in command.placeholders if p not in bindings]
-            results.append(StepResult(**base, status="unbound", reason=f"unbound placeholder(s): {missing}"))
+            results.append(StepResult(command=command.text, cls=command.cls.value, line=command.line,
+                                      status="unbound", reason=f"unbound placeholder(s): {missing}"))
             continue
         if on_step:
             on_step(command)
         started = time.time()
         code, output, duration = run(text, env, timeout_s)
-        results.append(StepResult(**base, status="ran", exit_code=code, duration_s=round(duration, 3),
+        results.append(StepResult(command=command.text, cls=command.cls.value, line=command.line,
+                                  status="ran", exit_code=code, duration_s=round(duration, 3),
                                   output=redact(output, secrets), started_at=started))
     return results
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drills.errors import FaultError
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
+from faults.common import wait_for
 
 
 class OomParams(BaseModel):
@@ -46,21 +46,20 @@ def inject(target: Target, p: OomParams) -> None:
 
 def confirm(target: Target, p: OomParams, since: float, timeout_s: float) -> Evidence:
     """Wait for the kernel's verdict, after ``since``: OOMKilled with exit code 137 on every (or one) replica."""
-    deadline = time.monotonic() + timeout_s
     seen: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline:
+
+    def killed() -> dict[str, Any] | None:
         pods = target.pods(p.namespace, p.selector)
         for pod in pods:
             fresh = pod.last_finished_at is not None and pod.last_finished_at >= since
             if fresh and pod.last_reason == "OOMKilled" and pod.last_exit_code == 137 and pod.name not in seen:
                 seen[pod.name] = {"reason": pod.last_reason, "exitCode": pod.last_exit_code,
                                   "restarts": pod.restarts, "node": pod.node, "observed_at": time.time()}
-        names = {pod.name for pod in pods}
-        if seen and (not p.all_replicas or names <= set(seen)):
-            return {"oom_killed": seen, "load": dict(p.load)}
-        time.sleep(0.25)
-    raise FaultError(f"no OOMKilled (exit 137) observed on {'every' if p.all_replicas else 'any'} replica "
-                     f"of {p.selector} within {timeout_s:.0f}s (seen: {sorted(seen) or 'none'})")
+        done = seen and (not p.all_replicas or {pod.name for pod in pods} <= set(seen))
+        return {"oom_killed": dict(seen), "load": dict(p.load)} if done else None
+
+    scope = "every" if p.all_replicas else "any"
+    return wait_for(killed, timeout_s, f"OOMKilled (exit 137) on {scope} replica of {p.selector}")
 
 
 def revert(target: Target, record: Undo) -> None:

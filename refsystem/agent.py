@@ -96,7 +96,9 @@ class Agent:
             text = "".join(getattr(b, "text", "") for b in resp.content)
             pipe = r.pipeline(transaction=False)
             remember(pipe, conv, n, message, text)
-            pipe.incrbyfloat(budget_key, dollars).expire(budget_key, 2 * 86400).execute()
+            pipe.incrbyfloat(budget_key, dollars)
+            pipe.expire(budget_key, 2 * 86400)
+            pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             kw = r.connection_pool.connection_kwargs
             refused = " ECONNREFUSED" if "refused" in str(exc).lower() else ""
@@ -119,7 +121,7 @@ class Agent:
         state, detail = self.upstream.state
         checks["upstream_auth"] = state if state in ("ok", "unknown") else f"{state}: {detail}"
         failed = [k for k, v in checks.items() if v.startswith("failed")]
-        body = {"status": "unavailable" if failed else "ok", "pod": self.cfg.pod_name, "checks": checks}
+        body: dict[str, Any] = {"status": "unavailable" if failed else "ok", "pod": self.cfg.pod_name, "checks": checks}
         if failed:
             body["failed"] = failed
         return (503 if failed else 200), body

@@ -164,7 +164,7 @@ def load_agent_config(env: Mapping[str, str] | None = None) -> AgentConfig:
     """Validate the agent's environment; raise ConfigError listing every problem found."""
     env = os.environ if env is None else env
     problems: list[str] = []
-    required: dict[str, str] = {}
+    required: dict[str, Any] = {}
     for key in REQUIRED_KEYS:
         value = env.get(key, "").strip()
         if not value:

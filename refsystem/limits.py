@@ -68,7 +68,10 @@ class Limits:
             raise Reject(429, "rate_limited", {"error": "rate_limited", "scope": "pod"})
         if cfg.rate_limit_per_user > 0:
             key = f"ratelimit:user:{user}:{int(time.time() // 60)}"
-            count, _ = r.pipeline(transaction=False).incr(key).expire(key, 120).execute()
+            pipe = r.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = pipe.execute()
             if count > cfg.rate_limit_per_user:
                 raise Reject(429, "rate_limited", {"error": "rate_limited", "scope": "user"})
         key = budget_key()

@@ -14,13 +14,16 @@ only a 401 fails ``/health`` (Runbook 1, cause 4), other errors do not.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anthropic
 
 from refsystem.breaker import CircuitBreaker
 from refsystem.config import AgentConfig, log
 from refsystem.metrics import Reject
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam
 
 AUTH_FAILED = "401 Unauthorized from Anthropic API: Invalid API key"
 
@@ -55,7 +58,8 @@ class Upstream:
     def call(self, model: str, system: Any, messages: list[dict[str, Any]]) -> Any:
         """One Messages call; SDK exceptions become Rejects and feed the circuit breaker."""
         try:
-            resp = self.llm.messages.create(model=model, max_tokens=256, system=system, messages=messages)
+            resp = self.llm.messages.create(model=model, max_tokens=256, system=system,
+                                            messages=cast("list[MessageParam]", messages))
         except anthropic.AuthenticationError as exc:  # a config problem, not unavailability: no breaker trip
             self.state = ("failed", AUTH_FAILED)
             log("ERROR", AUTH_FAILED, request_id=exc.request_id)

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import requests
 
@@ -32,7 +33,7 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def active_alerts(prometheus_url: str, timeout_s: float = 2.0) -> list[dict[str, object]]:
+def active_alerts(prometheus_url: str, timeout_s: float = 2.0) -> list[dict[str, Any]]:
     reply = requests.get(f"{prometheus_url}/api/v1/alerts", timeout=timeout_s)
     reply.raise_for_status()
     return list(reply.json()["data"]["alerts"])
@@ -72,9 +73,9 @@ class AlertWatcher:
         with self._lock:
             seen: dict[str, str] = {}
             for alert in alerts:
-                labels = alert["labels"]  # type: ignore[index]
-                name = str(labels["alertname"])  # type: ignore[index]
-                track = self.tracks.setdefault(name, AlertTrack(name, labels.get("severity")))  # type: ignore[union-attr]
+                labels = alert["labels"]
+                name = str(labels["alertname"])
+                track = self.tracks.setdefault(name, AlertTrack(name, labels.get("severity")))
                 state = str(alert["state"])
                 if seen.get(name) != "firing":
                     seen[name] = state

@@ -204,7 +204,7 @@ def classify(command_text: str) -> Verdict:
 def _positionals(args: list[str], value_flags: set[str]) -> list[str]:
     """Arguments that are neither flags nor the value of a flag in ``value_flags``."""
     prev = ["", *args[:-1]]
-    return [a for a, p in zip(args, prev) if (a == "-" or not a.startswith("-")) and p not in value_flags]
+    return [a for a, p in zip(args, prev, strict=False) if (a == "-" or not a.startswith("-")) and p not in value_flags]
 
 
 def _classify_words(words: list[str]) -> Verdict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -24,6 +24,7 @@ from drills.runbook.model import (
     EscalationLevel,
     Runbook,
     RunbookDocument,
+    Section,
     priority_of,
 )
 
@@ -68,7 +69,9 @@ def _events(tokens: list[Token]) -> Iterator[tuple[Any, ...]]:
     ("h", level, text, line) | ("fence", token) | ("p" or "item", text, line) | ("table", rows, line)
     where rows are (cells, line). "item" is a paragraph inside a list item.
     """
-    depth, rows, row = 0, [], None
+    depth = 0
+    rows: list[tuple[list[str], int]] = []
+    row: tuple[list[str], int] | None = None
     for i, tok in enumerate(tokens):
         line = tok.map[0] + 1 if tok.map else 0
         if tok.type == "heading_open":
@@ -213,9 +216,10 @@ class _Builder:
             raise self.error(f"unterminated code fence opened with {tok.markup!r}", line)
         if self.rb is None:
             return
-        section = self.section if self.section in _COMMAND_SECTIONS else "other"
+        section: Section = cast(Section, self.section) if self.section in _COMMAND_SECTIONS else "other"
         if self.cause is not None:
-            section = {"symptoms": "symptoms", "resolution": "resolution"}.get(self.part, "other")
+            part_sections: dict[str, Section] = {"symptoms": "symptoms", "resolution": "resolution"}
+            section = part_sections.get(self.part, "other")
         if section == "symptoms" or self.section == "symptoms":
             target = self.cause["symptoms"] if self.cause is not None else self.rb["symptoms"]
             target.extend(s.strip() for s in tok.content.splitlines() if s.strip())

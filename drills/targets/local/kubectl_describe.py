@@ -111,7 +111,7 @@ def _events_text(events: list[Obj]) -> str:
 
 def describe_pod(pod: Obj, objects: dict[str, Obj], status: Obj) -> str:
     meta, st, spec = pod["metadata"], pod["status"], pod["spec"]
-    raw = next((p for p in status.get("pods", []) if p["name"] == meta["name"]
+    raw: Obj = next((p for p in status.get("pods", []) if p["name"] == meta["name"]
                 and p["namespace"] == meta["namespace"]), {})
     owner = meta.get("ownerReferences", [{}])[0]
     head = _kv([("Name", meta["name"]), ("Namespace", meta["namespace"]), ("Priority", 0),

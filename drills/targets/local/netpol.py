@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Obj = dict[str, Any]
@@ -57,7 +57,7 @@ def _admits(policy: Obj, source: Mapping[str, Any]) -> bool:
     return False
 
 
-def desired_rules(policies: Iterable[Obj], pods: list[Mapping[str, Any]], cgroup_of: Mapping[str, str]) -> list[str]:
+def desired_rules(policies: Iterable[Obj], pods: Sequence[Mapping[str, Any]], cgroup_of: Mapping[str, str]) -> list[str]:
     """iptables rule specs (without ``-A CHAIN``) for the policies over the current pods."""
     rules: list[str] = []
     for policy in policies:

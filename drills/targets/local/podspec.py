@@ -206,12 +206,13 @@ def _map_paths(value: str, mounts: dict[str, Path]) -> str:
 def _probe(spec: Obj | None) -> Probe | None:
     if not spec:
         return None
-    timing = {"period_s": float(spec.get("periodSeconds", 1)), "timeout_s": float(spec.get("timeoutSeconds", 1))}
+    period_s, timeout_s = float(spec.get("periodSeconds", 1)), float(spec.get("timeoutSeconds", 1))
     if "httpGet" in spec:
-        return Probe("http", port=int(spec["httpGet"]["port"]), path=spec["httpGet"].get("path", "/"), **timing)
+        return Probe("http", port=int(spec["httpGet"]["port"]), path=spec["httpGet"].get("path", "/"),
+                     period_s=period_s, timeout_s=timeout_s)
     if "tcpSocket" in spec:
-        return Probe("tcp", port=int(spec["tcpSocket"]["port"]), **timing)
-    return Probe("exec", command=list(spec["exec"]["command"]), **timing)
+        return Probe("tcp", port=int(spec["tcpSocket"]["port"]), period_s=period_s, timeout_s=timeout_s)
+    return Probe("exec", command=list(spec["exec"]["command"]), period_s=period_s, timeout_s=timeout_s)
 
 
 def _write_files(directory: Path, files: dict[str, bytes]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +22,9 @@ Obj = dict[str, Any]
 class PodView(Protocol):
     name: str
     template_hash: str
-    ready: bool
+
+    @property
+    def ready(self) -> bool: ...
 
 
 def template_hash(template: Obj) -> str:
@@ -43,7 +46,7 @@ class RolloutPlan:
     delete: list[str]
 
 
-def plan_deployment(spec: Obj, current_hash: str, pods: list[PodView]) -> RolloutPlan:
+def plan_deployment(spec: Obj, current_hash: str, pods: Sequence[PodView]) -> RolloutPlan:
     """One reconcile step of a Deployment: how many new pods to create, which pods to delete."""
     replicas = int(spec.get("replicas", 1))
     strategy = spec.get("strategy", {}) or {}
@@ -83,7 +86,7 @@ def plan_deployment(spec: Obj, current_hash: str, pods: list[PodView]) -> Rollou
     return RolloutPlan(create, delete)
 
 
-def plan_statefulset(spec: Obj, name: str, current_hash: str, pods: list[PodView]) -> tuple[list[str], list[str]]:
+def plan_statefulset(spec: Obj, name: str, current_hash: str, pods: Sequence[PodView]) -> tuple[list[str], list[str]]:
     """StatefulSet: ordinal pods ``name-0..n-1``; a pod on an old template is replaced (highest first)."""
     replicas = int(spec.get("replicas", 1))
     wanted = [f"{name}-{i}" for i in range(replicas)]
