@@ -16,6 +16,7 @@ from drills.targets.local import cgroups, operations, sandbox
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.images import ImageStore, default_images
 from drills.targets.local.infra import PROMETHEUS_PORT
+from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
 from drills.targets.local.store import ObjectStore
 
@@ -63,7 +64,7 @@ class LocalTarget:
         for pod in self.status().get("pods", []):
             if pod["namespace"] != namespace or pod["phase"] == "Terminating":
                 continue
-            if any(pod["labels"].get(k) != v for k, v in selector.items()):
+            if not labels_match(selector, pod["labels"]):
                 continue
             c = pod["containerStatuses"][0]
             term = c.get("lastState", {}).get("terminated") or {}

@@ -28,6 +28,7 @@ from drills.targets.local.config import SandboxConfig
 from drills.targets.local.dns import service_addresses
 from drills.targets.local.images import ImageStore
 from drills.targets.local.ksm import serve_metrics
+from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.podspec import ContainerConfigError, PodContext, build_container, prepare_volumes
 from drills.targets.local.runtime import Backoff, Container, utc
 from drills.targets.local.store import Obj, ObjectStore, key_of, write_json_atomic
@@ -311,7 +312,7 @@ class Controller:
             taints = {t["key"] for t in node.get("spec", {}).get("taints", [])}
             if node.get("spec", {}).get("unschedulable") or not _node_ready(node):
                 continue
-            if any(labels.get(k) != v for k, v in selector.items()) or (taints - tolerated):
+            if not labels_match(selector, labels) or (taints - tolerated):
                 continue
             candidates.append(node["metadata"]["name"])
         if not candidates:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from drills.targets.local.labels import matches as labels_match
+
 
 def service_addresses(services: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]],
                       namespace: str) -> dict[str, str]:
@@ -26,7 +28,7 @@ def service_addresses(services: Iterable[Mapping[str, Any]], pods: Iterable[Mapp
         ns, name = svc["metadata"].get("namespace", "default"), svc["metadata"]["name"]
         selector = svc.get("spec", {}).get("selector") or {}
         backing = sorted((p for p in candidates if p["namespace"] == ns
-                          and all(p.get("labels", {}).get(k) == v for k, v in selector.items())),
+                          and labels_match(selector, p.get("labels", {}))),
                          key=lambda p: p["name"])
         if not backing:
             continue

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from drills.errors import TargetError, UnsupportedVerb
+from drills.targets.local.labels import matches
 from drills.targets.local.store import canonical_kind
 
 Obj = dict[str, Any]
@@ -91,7 +92,7 @@ def one_resource(verb: str, words: list[str], kinds: set[str]) -> tuple[str, str
 
 def labels_match(match_labels: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
     """A ``matchLabels`` selector (a PDB's, a Service's) against an object's labels."""
-    return all(labels.get(k) == v for k, v in (match_labels or {}).items())
+    return matches(match_labels, labels)
 
 
 def selector_matches(selector: str | None, labels: dict[str, str]) -> bool:

@@ -16,6 +16,8 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from drills.targets.local.labels import matches as labels_match
+
 Obj = dict[str, Any]
 
 
@@ -36,8 +38,7 @@ def available() -> str | None:
 
 
 def _matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    wanted = selector.get("matchLabels", {}) or {}
-    return all(labels.get(k) == v for k, v in wanted.items())
+    return labels_match(selector.get("matchLabels"), labels)
 
 
 def _admits(policy: Obj, source: Mapping[str, Any]) -> bool:

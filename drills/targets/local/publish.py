@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.store import Obj, write_json_atomic
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _write_endpoints(root: Path, objects: dict[str, Obj], pods: list[dict[str, A
         selector = spec.get("selector", {})
         urls = [f"http://{p['podIP']}:{port}" for p in pods
                 if p["namespace"] == meta["namespace"] and p["ready"]
-                and all(p["labels"].get(k) == v for k, v in selector.items())]
+                and labels_match(selector, p["labels"])]
         write_json_atomic(root / "endpoints" / f"{meta['namespace']}.{meta['name']}.json", urls)
 
 
