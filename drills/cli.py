@@ -15,7 +15,7 @@ from rich.table import Table
 from drills.errors import DrillbookError
 from drills.journal import Journal
 from drills.model import DrillResult, Verdict
-from drills.report import write_junit, write_results
+from drills.reports import write_junit, write_results
 from drills.runbook import CommandClass, parse_runbook_file
 from drills.specs import CATALOG_DIR, RUNBOOK_LEVEL, load_catalog, resolve, select
 

@@ -54,14 +54,39 @@ class ExpectedAlert(Strict):
 
 
 class Budgets(Strict):
-    """Overrides; by default detection and recovery budgets come from the runbook's severity."""
+    """Time budgets, each counted from the moment the fault is injected.
 
-    detect_s: float | None = None
-    recover_s: float | None = None
+    Unset phase budgets come from the runbook document: ``recover_s`` from the escalation table (the
+    severity's response time), ``detect_s``/``mitigate_s``/``resolve_s`` from the end of the general
+    checklist's Detection, Mitigation and Resolution phases. A value here overrides the document.
+    """
+
+    detect_s: float | None = Field(default=None, description="fault → every expected alert firing")
+    mitigate_s: float | None = Field(default=None, description="fault → the last runbook step finished")
+    recover_s: float | None = Field(default=None, description="fault → recovered and stable (severity target)")
+    resolve_s: float | None = Field(default=None, description="fault → recovered (checklist Resolution phase)")
+    overrun_s: float = Field(default=120.0, ge=0,
+                             description="keep measuring this long past a budget, to say by how much it was "
+                                         "missed")
     confirm_s: float = 90.0
     stable_s: float = Field(default=10.0,
                             description="recovery must hold this long, with no restart, to count")
     step_timeout_s: float = 120.0
+
+
+class AbortCondition(Strict):
+    """A safety guard: while the fault is in, the drill stops and reverts as soon as this PromQL expression
+    has returned a sample for ``for_s`` seconds (e.g. an error rate above a ceiling for too long)."""
+
+    expr: str = Field(description="PromQL; any sample returned counts as true")
+    for_s: float = Field(default=0.0, ge=0)
+    description: str = ""
+
+
+class ProfileOverride(Strict):
+    """What changes when the drill runs on a target with this timing profile (e.g. 'realistic')."""
+
+    budgets: dict[str, float] = Field(default_factory=dict, description="Budgets fields to override")
 
 
 class DrillSpec(Strict):
@@ -81,6 +106,9 @@ class DrillSpec(Strict):
     bind: dict[str, str] = Field(default_factory=dict, description="placeholder -> value")
     recovery: ServiceCheck = Field(default_factory=ServiceCheck)
     budgets: Budgets = Field(default_factory=Budgets)
+    profiles: dict[str, ProfileOverride] = Field(default_factory=dict,
+                                                 description="per target profile overrides")
+    abort: list[AbortCondition] = Field(default_factory=list, description="safety guards (PromQL)")
     source: str = Field(default="", exclude=True)  # file the spec came from (set by the catalog)
 
 
@@ -120,6 +148,32 @@ class AlertTiming(BaseModel):
     severity: str | None = None
 
 
+class PhaseBudget(BaseModel):
+    """One budget the drill was held to: where it came from, what was measured, by how much it was missed."""
+
+    phase: str  # detect | mitigate | recover | resolve
+    budget_s: float
+    source: str  # e.g. "escalation table P0 (5 min)", "checklist Phase 1: Detection & Acknowledgment"
+    actual_s: float | None = None
+    over_s: float | None = None  # > 0: over budget by this much; None: not reached at all
+    ok: bool = False
+
+
+class Series(BaseModel):
+    """A Prometheus series over the drill window, kept for the HTML report."""
+
+    name: str
+    query: str
+    unit: str = ""
+    points: list[tuple[float, float]] = Field(default_factory=list)
+
+
+class TimelineEvent(BaseModel):
+    at: float
+    kind: str  # fault | alert-pending | alert-firing | alert-resolved | step | recovered | reverted | abort
+    label: str
+
+
 class FaultRecord(BaseModel):
     kind: str
     params: dict[str, Any]
@@ -145,7 +199,10 @@ class DrillResult(BaseModel):
     target_s: float | None = None
     detection_floor_s: float | None = None
     ttd_s: float | None = None
+    ttm_s: float | None = Field(default=None, description="fault → the last runbook step finished")
     ttr_s: float | None = None
+    budgets: list[PhaseBudget] = Field(default_factory=list)
+    story: str = ""
     started_at: float | None = None
     finished_at: float | None = None
     wall_s: float | None = None
@@ -153,9 +210,37 @@ class DrillResult(BaseModel):
     steps: list[StepResult] = Field(default_factory=list)
     fault: FaultRecord | None = None
     findings: list[str] = Field(default_factory=list)
+    series: list[Series] = Field(default_factory=list)
 
     def check(self, name: str, ok: bool, detail: str = "", at: float | None = None) -> bool:
         self.checks.append(Check(name=name, ok=ok, detail=detail, at=at))
         if not ok:
             self.failed_checks.append(name)
         return ok
+
+    def timeline(self) -> list[TimelineEvent]:
+        """The drill's events in time order: what the HTML chart and the postmortem's table show."""
+        events: list[TimelineEvent] = []
+
+        def add(at: float | None, kind: str, label: str) -> None:
+            if at is not None:
+                events.append(TimelineEvent(at=at, kind=kind, label=label))
+
+        if self.fault:
+            add(self.fault.injected_at, "fault", f"fault injected: {self.fault.kind}")
+            add(self.fault.confirmed_at, "fault", "fault confirmed (symptoms observed)")
+        for a in self.alerts:
+            add(a.pending_at, "alert-pending", f"{a.name} pending")
+            add(a.firing_at, "alert-firing", f"{a.name} firing")
+            add(a.resolved_at, "alert-resolved", f"{a.name} resolved")
+        for s in self.steps:
+            if s.status == "ran":
+                add(s.started_at, "step", f"runbook line {s.line} (exit {s.exit_code}): {s.command[:80]}")
+        if self.fault and self.fault.injected_at is not None and self.ttr_s is not None:
+            add(self.fault.injected_at + self.ttr_s, "recovered", "service recovered (and held stable)")
+        for c in self.checks:
+            if c.name == "abort-condition" and not c.ok:
+                add(c.at, "abort", f"aborted: {c.detail}")
+        if self.fault:
+            add(self.fault.reverted_at, "reverted", "fault reverted")
+        return sorted(events, key=lambda e: e.at)

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from drills.model import DrillResult, FaultRecord, StepResult, Verdict
-from drills.report import write_results
+from drills.reports import write_results
 from drills.schema import generate, shipped
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from drills.model import DrillResult, StepResult, Verdict
-from drills.report import write_junit, write_results
+from drills.reports import write_junit, write_results
 
 
 def result(verdict: Verdict, drill_id: str = "agent-down/oom") -> DrillResult:
