@@ -2,7 +2,7 @@
 # Both install what they need first (idempotent): Debian packages when missing, then a .venv.
 VENV ?= .venv
 PYTHON ?= python3
-APT_PACKAGES := prometheus prometheus-redis-exporter redis-server redis-tools iptables iproute2 kmod
+APT_PACKAGES := prometheus prometheus-redis-exporter prometheus-pushgateway redis-server redis-tools iptables iproute2 kmod
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 REPORTS ?= drill-reports
 

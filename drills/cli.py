@@ -15,7 +15,7 @@ from rich.table import Table
 from drills.errors import DrillbookError
 from drills.journal import Journal
 from drills.model import DrillResult, Verdict
-from drills.reports import write_junit, write_results
+from drills.reports import write_reports
 from drills.runbook import CommandClass, parse_runbook_file
 from drills.specs import CATALOG_DIR, RUNBOOK_LEVEL, load_catalog, resolve, select
 
@@ -93,26 +93,39 @@ def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
 
 
 @app.command()
-def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR) -> None:
-    """Print what a drill would do, without touching anything."""
-    from drills import registry, steps
+def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt = "fast") -> None:
+    """Print what a drill would do (fault, steps, bindings, budgets, guards), without touching anything."""
+    from drills import budgets, registry, steps
+    from drills.secrets import credential_bindings
 
     try:
         (spec,) = select(load_catalog(catalog), [drill_id], [])
         d = resolve(spec)
-    except DrillbookError as exc:
+        plugin = registry.fault(spec.fault.kind)
+        params = plugin.params.model_validate(spec.fault.params)
+        chosen = budgets.resolve(budgets.effective(spec, profile), d.document, d.runbook.priority,
+                                 profile if profile in spec.profiles else None)
+    except (DrillbookError, ValueError) as exc:
         _fail(exc)
-    target_s = spec.budgets.recover_s or d.document.target_seconds(d.runbook.priority or "P0")
-    out.print(f"[bold]{spec.id}[/bold]: {d.runbook.title} / {d.cause_title} ({d.runbook.priority}, "
-              f"target {target_s:.0f}s)")
-    out.print(f"fault: {spec.fault.kind} {json.dumps(spec.fault.params)}")
+    out.print(f"[bold]{spec.id}[/bold]: {d.runbook.title} / {d.cause_title} ({d.runbook.priority})")
+    out.print(f"fault: {plugin.kind} — {plugin.summary}\n  params: {json.dumps(params.model_dump(mode='json'))}")
     alerts = [e.name for e in spec.expect_alerts] if spec.expect_alerts is not None else d.runbook.expected_alerts
     out.print(f"expected alerts: {alerts}")
+    out.print("budgets (from the fault's injection):")
+    for b in chosen.values():
+        out.print(f"  {b.phase:9s} {b.seconds:7.0f}s  {b.source}")
+    for guard in spec.abort:
+        out.print(f"abort when: {guard.expr} (for {guard.for_s:.0f}s) {guard.description}")
+    secret = credential_bindings(spec.bind)
+    shown = {name: ("***" if value in secret else value) for name, value in spec.bind.items()}
+    bindings = {**{name: f"<chosen by the fault: {name}>" for name in plugin.binds}, **shown}
+    if bindings:
+        out.print("bindings: " + ", ".join(f"${{{k}}}={v}" for k, v in bindings.items()))
     selected = steps.select(d.commands, spec.steps)
+    out.print(f"runbook steps ({d.document.path}):")
     for cmd in d.commands:
         action = "run" if cmd in selected else "skip"
-        fault_binds = registry.fault(spec.fault.kind).binds
-        bound = steps.bind(cmd, {**{name: name for name in fault_binds}, **spec.bind})
+        bound = steps.bind(cmd, bindings)
         note = "" if not cmd.placeholders else (" (bound)" if bound else f" (unbound: {cmd.placeholders})")
         out.print(f"  {action:4s} {cmd.line:4d} {cmd.cls.value:9s} {cmd.text[:90]}{note}")
 
@@ -121,18 +134,33 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR) -> None:
 def run(
     drill_ids: Annotated[Optional[list[str]], typer.Argument(help="drill ids (or prefixes like agent-down/)")] = None,
     runbook: Annotated[Optional[list[str]], typer.Option("--runbook", help="all drills of this runbook")] = None,
-    target: Annotated[str, typer.Option("--target", help="where to run: local")] = "local",
+    target: Annotated[str, typer.Option("--target", help="where to run: local | kind")] = "local",
+    context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context (kind target)")] = None,
+    allow_context: Annotated[Optional[list[str]], typer.Option(
+        "--allow-context", help="also allow contexts matching this pattern (default: only kind-*)")] = None,
     report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("drill-reports"),
     sandbox: SandboxOpt = None,
     profile: ProfileOpt = "fast",
     catalog: CatalogOpt = CATALOG_DIR,
+    pushgateway: Annotated[Optional[str], typer.Option(
+        "--pushgateway", envvar="DRILLBOOK_PUSHGATEWAY",
+        help="also push drillbook_drill_success / time-to-detect / time-to-recover to this Pushgateway URL")] = None,
 ) -> None:
-    """Run drills and write results.json and junit.xml into --report-dir."""
+    """Run drills; write results.json, junit.xml, report.html and postmortems into --report-dir."""
     from drills.cleanup import cleanup_journal
     from drills.runner import Interrupted, RunContext, run_drill
 
+    if target == "kind":
+        from drills.targets.allowlist import kube_context
+
+        try:  # the allowlist is checked before anything else, so a wrong context is never touched
+            chosen = kube_context(None, context, allow_context or [])
+        except DrillbookError as exc:
+            _fail(exc)
+        _fail(DrillbookError(f"context {chosen!r} is allowed, but the kind target is not built yet "
+                             "(see README: Targets); use --target local"))
     if target != "local":
-        _fail(DrillbookError(f"target {target!r} is not available yet (only 'local')"))
+        _fail(DrillbookError(f"unknown target {target!r}: local | kind"))
     try:
         specs = select(load_catalog(catalog), list(drill_ids or []), list(runbook or []))
         drills = [resolve(s) for s in specs]
@@ -157,9 +185,9 @@ def run(
             results.append(exc.result)
             _print_result(exc.result)
         console.print("[red]interrupted[/red]: faults were reverted")
-        _write(results, report_dir)
+        _write(results, report_dir, pushgateway)
         raise typer.Exit(130) from None
-    _write(results, report_dir)
+    _write(results, report_dir, pushgateway)
     if any(r.verdict in (Verdict.FAILED, Verdict.ERROR) for r in results):
         raise typer.Exit(1)
 
@@ -168,10 +196,18 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _write(results: list[DrillResult], report_dir: Path) -> None:
-    write_results(results, report_dir)
-    write_junit(results, report_dir)
-    console.print(f"reports: {report_dir / 'results.json'}, {report_dir / 'junit.xml'}")
+def _write(results: list[DrillResult], report_dir: Path, pushgateway: str | None) -> None:
+    paths = write_reports(results, report_dir)
+    console.print("reports: " + ", ".join(str(p) for p in paths))
+    console.print(f"[bold]HTML report:[/bold] {(report_dir / 'report.html').resolve()}")
+    if pushgateway:
+        from drills.reports.pushgateway import push_metrics
+
+        try:
+            push_metrics(results, pushgateway)
+            console.print(f"metrics pushed to {pushgateway}")
+        except DrillbookError as exc:  # the verdicts are written; a metrics outage must not hide them
+            console.print(f"[yellow]warning:[/yellow] {exc}")
 
 
 def _print_result(r: DrillResult) -> None:

@@ -6,7 +6,8 @@
     ├── TargetError         a target refused or failed an operation
     │   └── UnsupportedVerb the sandbox kubectl met a verb it does not implement
     ├── FaultError          a fault could not be injected, confirmed or reverted
-    └── PrerequisiteError   this machine lacks a privilege a fault needs (the drill is skipped, saying which)
+    ├── PrerequisiteError   this machine lacks a privilege a fault needs (the drill is skipped, saying which)
+    └── ReportError         a report could not be delivered (e.g. the Pushgateway is unreachable)
 
 Every error carries the context a person needs to act: the file and line for input errors, the drill id
 or the object for runtime errors. Raise them ``from`` their cause.
@@ -55,3 +56,7 @@ class FaultError(DrillbookError):
 
 class PrerequisiteError(DrillbookError):
     """This machine lacks what a fault needs (a writable cgroup, CAP_NET_ADMIN, ...)."""
+
+
+class ReportError(DrillbookError):
+    """A report could not be written or delivered (the Pushgateway refused or could not be reached, ...)."""

@@ -83,6 +83,28 @@ class AbortCondition(Strict):
     description: str = ""
 
 
+class SeriesQuery(Strict):
+    """A Prometheus series the HTML report charts over the drill window. ``{window}`` in ``expr`` becomes a
+    rate window suited to the target's scrape interval (15s on the fast sandbox, 1m at 15s scrapes)."""
+
+    name: str
+    expr: str
+    unit: str = ""
+
+
+def default_series() -> list[SeriesQuery]:
+    """The reference system's golden signals: error rate, p95 latency, replicas up."""
+    return [
+        SeriesQuery(name="error rate", unit="ratio",
+                    expr="sum(rate(agent_errors_total[{window}])) / sum(rate(agent_requests_total[{window}]))"),
+        SeriesQuery(name="p95 latency", unit="s",
+                    expr="histogram_quantile(0.95, sum by (le) "
+                         "(rate(agent_request_duration_seconds_bucket[{window}])))"),
+        SeriesQuery(name="agent replicas up", unit="",
+                    expr='sum(up{job="production-agent"}) or vector(0)'),
+    ]
+
+
 class ProfileOverride(Strict):
     """What changes when the drill runs on a target with this timing profile (e.g. 'realistic')."""
 
@@ -109,6 +131,8 @@ class DrillSpec(Strict):
     profiles: dict[str, ProfileOverride] = Field(default_factory=dict,
                                                  description="per target profile overrides")
     abort: list[AbortCondition] = Field(default_factory=list, description="safety guards (PromQL)")
+    series: list[SeriesQuery] = Field(default_factory=default_series,
+                                      description="Prometheus series the HTML report charts")
     source: str = Field(default="", exclude=True)  # file the spec came from (set by the catalog)
 
 

@@ -1,8 +1,10 @@
 """Run one drill: steady state → inject → confirm → detect → remediate → recover → revert → verdict.
 
 The flow is owned here once for every fault (faults only know how to inject, confirm and revert). The
-fault's undo is journaled before injection and the revert runs in ``finally`` with SIGINT deferred, so a
-fault is put back on success, on failure and on Ctrl-C; after ``kill -9`` the journal still has it.
+fault's undo is journaled before injection and the revert runs in ``finally`` with SIGINT/SIGTERM deferred,
+so a fault is put back on success, on failure, on Ctrl-C, on SIGTERM and when an abort condition trips; after
+``kill -9`` the journal still has it, with the phase the drill was in. Every phase is timed against its
+budget (``drills.budgets``); secrets are scrubbed from the result before anyone sees it.
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from dataclasses import dataclass, field
 
 import requests
 
-from drills import registry, steps
+from drills import budgets, registry, series, steps
+from drills.budgets import Budget
 from drills.errors import DrillbookError, FaultError, PrerequisiteError
 from drills.journal import Journal, JournalEntry
-from drills.model import AlertTiming, Check, DrillResult, ExpectedAlert, FaultRecord, Verdict
+from drills.model import AlertTiming, Budgets, Check, DrillResult, ExpectedAlert, FaultRecord, Verdict
+from drills.secrets import credential_bindings, scrub, secret_params
 from drills.specs import ResolvedDrill
 from drills.targets.base import Target
 from verifiers.alerts import AlertWatcher, active_alerts
+from verifiers.guard import AbortGuard
 from verifiers.health import hold, restarts, service_recovered
+
+SERIES_LEAD_S = 30.0  # charts start this long before the fault, to show the steady state it broke
 
 Events = Callable[[str, str], None]
 
@@ -46,21 +53,26 @@ class RunContext:
 def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
     spec, runbook = drill.spec, drill.runbook
     target = ctx.target
-    result = DrillResult(id=spec.id, runbook=runbook.title, cause=drill.cause_title,
+    profile = str(target.describe().get("profile") or "")
+    limits = budgets.effective(spec, profile)
+    chosen = budgets.resolve(limits, drill.document, runbook.priority, profile if profile in spec.profiles else None)
+    result = DrillResult(id=spec.id, runbook=runbook.title, cause=drill.cause_title, story=spec.story,
                          runbook_file=spec.runbook_file, target=target.name, severity=runbook.severity,
-                         priority=runbook.priority, started_at=time.time())
-    result.target_s = spec.budgets.recover_s or float(drill.document.target_seconds(runbook.priority or "P0"))
+                         priority=runbook.priority, started_at=time.time(), target_s=chosen["recover"].seconds)
     expectations = spec.expect_alerts if spec.expect_alerts is not None else \
         [ExpectedAlert(name=a) for a in runbook.expected_alerts]
     expected = [e.name for e in expectations]
     lasting = {e.name for e in expectations if not e.resolves}
     plugin = registry.fault(spec.fault.kind)
     params = plugin.params.model_validate(spec.fault.params)
-    result.fault = FaultRecord(kind=plugin.kind, params=params.model_dump())
+    result.fault = FaultRecord(kind=plugin.kind, params=params.model_dump(mode="json"))
+    secrets = credential_bindings(spec.bind) | secret_params(params)
+    guard: AbortGuard | None = None
     try:
         ctx.events("steady", "bringing the target up and checking steady state")
         target.ensure_up()
         target.wait_steady(ctx.steady_timeout_s)
+        secrets |= target.secret_values()
         missing = sorted(plugin.requires - target.capabilities())
         if missing:
             raise PrerequisiteError(f"fault {plugin.kind!r} needs {', '.join(missing)} on this machine "
@@ -69,19 +81,39 @@ def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
         scrape, evaluation = target.scrape_and_eval_seconds()
         result.detection_floor_s = scrape + evaluation + max((for_s.get(a, 0.0) for a in expected), default=0.0)
         if not _steady(target, drill, result, ctx):
-            return _finish(result)
-        _inject_and_verify(drill, ctx, plugin, params, expected, lasting, result)
+            return _finish(result, secrets)
+        guard = AbortGuard(target.prometheus_url(), spec.abort)
+        plan = _Plan(limits, chosen, expected, lasting, guard, secrets)
+        _inject_and_verify(drill, ctx, plugin, params, plan, result)
     except PrerequisiteError as exc:
         result.verdict, result.reason = Verdict.SKIPPED, str(exc)
-        return _finish(result, keep_verdict=True)
+        return _finish(result, secrets, keep_verdict=True)
     except KeyboardInterrupt as exc:
+        if guard is not None and guard.tripped:
+            result.reason = "stopped by the drill's abort condition; the fault was reverted"
+            result.check("abort-condition", False, guard.tripped, guard.tripped_at)
+            return _finish(result, secrets)
         result.reason = "interrupted (Ctrl-C / SIGTERM); the fault was reverted"
         result.check("not-interrupted", False)
-        raise Interrupted(_finish(result)) from exc
+        raise Interrupted(_finish(result, secrets)) from exc
     except DrillbookError as exc:
         result.reason = f"{type(exc).__name__}: {exc}"
         result.check("drill-completed", False, str(exc))
-    return _finish(result)
+    if spec.abort and guard is not None and not guard.tripped:
+        result.check("abort-condition", True, f"never true: {'; '.join(a.expr for a in spec.abort)}")
+    return _finish(result, secrets)
+
+
+@dataclass
+class _Plan:
+    """What one drill is held to, decided before the fault goes in."""
+
+    limits: Budgets
+    budgets: dict[str, Budget]
+    expected: list[str]
+    lasting: set[str]
+    guard: AbortGuard
+    secrets: set[str]
 
 
 def _steady(target: Target, drill: ResolvedDrill, result: DrillResult, ctx: RunContext) -> bool:
@@ -106,73 +138,100 @@ def _steady(target: Target, drill: ResolvedDrill, result: DrillResult, ctx: RunC
 
 
 def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.FaultPlugin, params: object,
-                       expected: list[str], lasting: set[str], result: DrillResult) -> None:
-    spec, target = drill.spec, ctx.target
-    assert result.fault is not None and result.target_s is not None
+                       plan: _Plan, result: DrillResult) -> None:
+    spec, target, journal = drill.spec, ctx.target, ctx.journal
+    assert result.fault is not None
     watcher = AlertWatcher(target.prometheus_url()).start()
     undo = plugin.undo(target, params)
     snapshot = target.snapshot()
-    ctx.journal.add(JournalEntry(drill_id=spec.id, target=target.describe(), fault_kind=plugin.kind, undo=undo,
-                                 snapshot=snapshot))
+    journal.add(JournalEntry(drill_id=spec.id, target=target.describe(), fault_kind=plugin.kind, undo=undo,
+                             snapshot=snapshot))
     t0 = time.time()
     try:
         ctx.events("inject", f"injecting {plugin.kind}: {plugin.summary}")
         result.fault.injected_at = t0
+        plan.guard.start()
         plugin.inject(target, params)
-        ctx.journal.set_phase(spec.id, "injected")
+        journal.set_phase(spec.id, "injected")
         try:
-            result.fault.evidence = plugin.confirm(target, params, t0, spec.budgets.confirm_s)
+            result.fault.evidence = plugin.confirm(target, params, t0, plan.limits.confirm_s)
             result.fault.confirmed_at = time.time()
             result.check("fault-took-effect", True, f"confirmed after {result.fault.confirmed_at - t0:.1f}s")
         except FaultError as exc:
             result.check("fault-took-effect", False, str(exc))
             result.reason = "the fault did not take effect, so the runbook was not exercised"
             return
-        _detect(spec.budgets.detect_s or result.target_s, t0, expected, watcher, result, ctx)
-        _remediate(drill, ctx, result)
-        _recover(drill, ctx, t0, expected, lasting, watcher, result)
+        journal.set_phase(spec.id, "detecting")
+        _detect(plan, t0, watcher, result, ctx)
+        journal.set_phase(spec.id, "remediating")
+        _remediate(drill, ctx, plan, t0, result)
+        plan.secrets |= target.secret_values()  # the runbook may have written a new key
+        journal.set_phase(spec.id, "recovering")
+        _recover(drill, ctx, plan, t0, watcher, result)
     finally:
-        with _sigint_deferred():
-            ctx.events("revert", f"reverting {plugin.kind}")
-            try:
-                plugin.revert(target, undo)
-                target.restore(snapshot)
-                ctx.journal.remove(spec.id)
-            except Exception as exc:  # keep the journal entry: cleanup will retry
-                result.fault.revert_error = f"{type(exc).__name__}: {exc}"
-                result.check("fault-reverted", False, result.fault.revert_error)
-            result.fault.reverted_at = time.time()
-            watcher.stop()
-            result.alerts = [AlertTiming(name=t.name, expected=t.name in expected, pending_at=t.pending_at,
-                                         firing_at=t.firing_at, resolved_at=t.resolved_at, severity=t.severity)
-                             for t in watcher.snapshot().values()]
-            for name in expected:
-                if name not in {a.name for a in result.alerts}:
-                    result.alerts.append(AlertTiming(name=name, expected=True))
-            try:
-                target.wait_steady(ctx.steady_timeout_s)
-            except DrillbookError as exc:  # the next drill would start broken: this drill's revert failed
-                result.check("steady-after-revert", False, str(exc))
+        plan.guard.stop()
+        with _signals_deferred():
+            _revert(drill, ctx, plugin, undo, snapshot, plan, t0, watcher, result)
 
 
-def _detect(budget_s: float, t0: float, expected: list[str], watcher: AlertWatcher, result: DrillResult,
-            ctx: RunContext) -> None:
-    ctx.events("detect", f"waiting for {', '.join(expected) or 'no alert'} to fire (budget {budget_s:.0f}s)")
-    tracks = watcher.wait_for(expected, "firing", time.monotonic() + budget_s - (time.time() - t0))
+def _revert(drill: ResolvedDrill, ctx: RunContext, plugin: registry.FaultPlugin, undo: dict[str, object],
+            snapshot: object, plan: _Plan, t0: float, watcher: AlertWatcher, result: DrillResult) -> None:
+    """Put the fault back, restore the target's pre-drill state, collect alert timings and charts."""
+    spec, target = drill.spec, ctx.target
+    assert result.fault is not None
+    ctx.events("revert", f"reverting {plugin.kind}")
+    try:
+        ctx.journal.set_phase(spec.id, "reverting")
+        plugin.revert(target, undo)
+        target.restore(snapshot)
+        ctx.journal.remove(spec.id)
+    except Exception as exc:  # keep the journal entry: cleanup will retry
+        result.fault.revert_error = f"{type(exc).__name__}: {exc}"
+        result.check("fault-reverted", False, result.fault.revert_error)
+    result.fault.reverted_at = time.time()
+    watcher.stop()
+    result.alerts = [AlertTiming(name=t.name, expected=t.name in plan.expected, pending_at=t.pending_at,
+                                 firing_at=t.firing_at, resolved_at=t.resolved_at, severity=t.severity)
+                     for t in watcher.snapshot().values()]
+    for name in plan.expected:
+        if name not in {a.name for a in result.alerts}:
+            result.alerts.append(AlertTiming(name=name, expected=True))
+    scrape, _ = target.scrape_and_eval_seconds()
+    result.series, problems = series.fetch(target.prometheus_url(), spec.series, t0 - SERIES_LEAD_S,
+                                           result.fault.reverted_at + 2 * scrape, scrape)
+    result.findings.extend(problems)
+    try:
+        target.wait_steady(ctx.steady_timeout_s)
+    except DrillbookError as exc:  # the next drill would start broken: this drill's revert failed
+        result.check("steady-after-revert", False, str(exc))
+
+
+def _detect(plan: _Plan, t0: float, watcher: AlertWatcher, result: DrillResult, ctx: RunContext) -> None:
+    budget, expected = plan.budgets["detect"], plan.expected
+    ctx.events("detect", f"waiting for {', '.join(expected) or 'no alert'} to fire (budget {budget.seconds:.0f}s)")
+    tracks = watcher.wait_for(expected, "firing",
+                              time.monotonic() + budget.seconds + plan.limits.overrun_s - (time.time() - t0))
     fired = []
     for name in expected:
         track = tracks.get(name)
-        ok = track is not None and track.firing_at is not None
-        detail = f"firing {track.firing_at - t0:.1f}s after the fault" if ok and track and track.firing_at \
-            else f"not firing within {budget_s:.0f}s"
-        result.check(f"alert-fired:{name}", ok, detail)
-        if ok and track and track.firing_at:
-            fired.append(track.firing_at)
+        firing_at = track.firing_at if track else None
+        detail = f"firing {firing_at - t0:.1f}s after the fault" if firing_at \
+            else f"not firing within {budget.seconds + plan.limits.overrun_s:.0f}s"
+        result.check(f"alert-fired:{name}", firing_at is not None, detail)
+        if firing_at:
+            fired.append(firing_at)
     if fired and len(fired) == len(expected):
         result.ttd_s = round(max(fired) - t0, 3)
+    _judge(result, budget, result.ttd_s, "within-budget:detect", "every expected alert firing")
 
 
-def _remediate(drill: ResolvedDrill, ctx: RunContext, result: DrillResult) -> None:
+def _judge(result: DrillResult, budget: Budget, actual_s: float | None, check: str, what: str) -> None:
+    judged = budgets.judge(budget, actual_s)
+    result.budgets.append(judged)
+    result.check(check, judged.ok, budgets.describe(judged, what))
+
+
+def _remediate(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, result: DrillResult) -> None:
     spec = drill.spec
     commands = drill.commands
     selected = steps.select(commands, spec.steps)
@@ -189,54 +248,59 @@ def _remediate(drill: ResolvedDrill, ctx: RunContext, result: DrillResult) -> No
     for s in result.steps:
         if s.status in ("skipped-manual", "skipped-external", "unbound"):
             result.findings.append(f"{spec.runbook_file}:{s.line}: {s.status}: {s.reason}")
+    ends = [s.started_at + (s.duration_s or 0) for s in ran if s.started_at is not None]
+    result.ttm_s = round(max(ends) - t0, 3) if ends else None
+    _judge(result, plan.budgets["mitigate"], result.ttm_s, "within-budget:mitigate", "runbook steps finished")
 
 
-def _recover(drill: ResolvedDrill, ctx: RunContext, t0: float, expected: list[str], lasting: set[str],
-             watcher: AlertWatcher, result: DrillResult) -> None:
-    assert result.target_s is not None
-    spec = drill.spec
-    ctx.events("recover", f"verifying recovery (target {result.target_s:.0f}s from the fault, "
-                          f"stable for {spec.budgets.stable_s:.0f}s)")
+def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watcher: AlertWatcher,
+             result: DrillResult) -> None:
+    spec, target_budget = drill.spec, plan.budgets["recover"]
+    stable_s = plan.limits.stable_s
+    ctx.events("recover", f"verifying recovery (target {target_budget.seconds:.0f}s from the fault, "
+                          f"stable for {stable_s:.0f}s)")
 
     def probe() -> list[Check]:
         tracks = watcher.snapshot()
         checks = [Check(name=f"service-recovered:{c.name}", ok=c.ok, detail=c.detail, at=c.at)
                   for c in service_recovered(ctx.target, spec.recovery)]
-        for name in expected:
+        for name in plan.expected:
             state = tracks[name].state if name in tracks else "inactive"
-            if name in lasting:  # must still fire: the cause is not gone, only worked around
+            if name in plan.lasting:  # must still fire: the cause is not gone, only worked around
                 checks.append(Check(name=f"alert-still-firing:{name}", ok=state == "firing",
                                     detail=f"{state} (expected to keep firing until the cause is removed)"))
             else:
                 checks.append(Check(name=f"alert-resolved:{name}", ok=state == "inactive",
                                     detail="resolved" if state == "inactive" else f"still {state}"))
-        others = [n for n in watcher.firing("critical") if n not in expected]
+        others = [n for n in watcher.firing("critical") if n not in plan.expected]
         checks.append(Check(name="no-other-critical-alerts", ok=not others,
                             detail=f"firing: {others}" if others else "none"))
         return checks
 
-    stable = hold(probe, lambda: restarts(ctx.target, spec.recovery), spec.budgets.stable_s, t0 + result.target_s)
+    # measure past the budget (by overrun_s) so a late recovery is reported with how late it was
+    horizon = min(target_budget.seconds, plan.budgets["resolve"].seconds) + plan.limits.overrun_s
+    stable = hold(probe, lambda: restarts(ctx.target, spec.recovery), stable_s, t0 + horizon)
     for c in stable.checks:
         result.check(c.name, c.ok, c.detail, c.at)
     if stable.ok and stable.since is not None:
         result.ttr_s = round(stable.since - t0, 3)
-    result.check("within-target", stable.ok,
-                 f"recovered {result.ttr_s}s after the fault, stable for {spec.budgets.stable_s:.0f}s "
-                 f"(target {result.target_s:.0f}s)" if stable.ok
-                 else f"not recovered and stable within the {result.target_s:.0f}s target")
+    _judge(result, target_budget, result.ttr_s, "within-target", f"recovered (and stable for {stable_s:.0f}s)")
+    _judge(result, plan.budgets["resolve"], result.ttr_s, "within-budget:resolve", "resolved")
     manual = [s for s in result.steps if s.status in ("skipped-manual", "skipped-external")]
     if manual:
         result.findings.append(f"the automatable steps alone {'recovered' if stable.ok else 'did not recover'} "
                                f"the service ({len(manual)} manual/external step(s) not run)")
 
 
-def _finish(result: DrillResult, keep_verdict: bool = False) -> DrillResult:
+def _finish(result: DrillResult, secrets: set[str], keep_verdict: bool = False) -> DrillResult:
+    """Stamp the end, decide the verdict, and mask every secret in the result before anyone sees it."""
+    result = DrillResult.model_validate(scrub(result.model_dump(), secrets))
     result.finished_at = time.time()
     if result.started_at:
         result.wall_s = round(result.finished_at - result.started_at, 3)
     if not keep_verdict:
         fault_problem = {"fault-took-effect", "steady-state", "drill-completed", "fault-reverted",
-                         "steady-after-revert"}
+                         "steady-after-revert", "abort-condition"}
         if not result.failed_checks:
             result.verdict = Verdict.PASSED
         elif fault_problem & set(result.failed_checks) or "not-interrupted" in result.failed_checks:
@@ -247,17 +311,19 @@ def _finish(result: DrillResult, keep_verdict: bool = False) -> DrillResult:
 
 
 @contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Let a revert finish: a Ctrl-C that arrives during it is delivered afterwards."""
+def _signals_deferred() -> Iterator[None]:
+    """Let a revert finish: a Ctrl-C or SIGTERM that arrives during it is delivered afterwards."""
     pending: list[int] = []
+    deferred = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
+        previous = {s: signal.signal(s, lambda signum, _frame: pending.append(signum)) for s in deferred}
     except ValueError:  # not in the main thread: nothing to defer
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         if pending:
             raise KeyboardInterrupt

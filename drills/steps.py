@@ -4,8 +4,8 @@ Each selected step runs under ``bash -euo pipefail`` with stdin from /dev/null (
 drill), in its own process group with a timeout that kills the whole group, and its real exit code kept
 (the pitfalls Runme #153/#414 ran into). Placeholders are bound from the drill spec, shell-quoted; a step
 whose placeholders are not all bound is not run and is reported as unbound. Results record the runbook's
-text, not the bound text, and bound values are redacted from output, so a secret bound into a step never
-reaches a report.
+text, not the bound text, and credential values (names with KEY, TOKEN, SECRET...) are masked from output,
+so a secret bound into a step never reaches a report.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from drills.model import StepResult, StepSelector
 from drills.runbook import Command, CommandClass
+from drills.secrets import credential_bindings, scrub_text
 
 OUTPUT_LIMIT = 4000
 
@@ -56,12 +57,6 @@ def bind(command: Command, bindings: dict[str, str]) -> str | None:
     return text
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
 def run(text: str, env: dict[str, str], timeout_s: float) -> tuple[int, str, float]:
     """Run one step; returns (exit code, combined output, seconds). Timeout → 124, like timeout(1)."""
     started = time.monotonic()
@@ -86,7 +81,7 @@ def execute(commands: list[Command], selected: list[Command], bindings: dict[str
             timeout_s: float, on_step: Callable[[Command], object] | None = None) -> list[StepResult]:
     """Run the selected steps in runbook order; report every other step of the cause with why it did not run."""
     results: list[StepResult] = []
-    secrets = list(bindings.values())
+    secrets = credential_bindings(bindings)
     for command in commands:
         if command not in selected:
             skip = {CommandClass.MANUAL: ("skipped-manual", "needs a person or host access: " + command.reason),
@@ -107,7 +102,7 @@ def execute(commands: list[Command], selected: list[Command], bindings: dict[str
         code, output, duration = run(text, env, timeout_s)
         results.append(StepResult(command=command.text, cls=command.cls.value, line=command.line,
                                   status="ran", exit_code=code, duration_s=round(duration, 3),
-                                  output=redact(output, secrets), started_at=started))
+                                  output=scrub_text(output, secrets), started_at=started))
     return results
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target
@@ -64,7 +64,8 @@ class RevokedKeyParams(BaseModel):
     namespace: str = "production-agents"
     secret: str = "agent-secrets"
     key: str = "anthropic-api-key"
-    revoked_value: str = Field("sk-ant-drill-revoked-0000", description="a key the upstream stub rejects")
+    revoked_value: SecretStr = Field(SecretStr("sk-ant-drill-revoked-0000"),
+                                     description="a key the upstream stub rejects (masked in every report)")
     selector: dict[str, str] = Field(default_factory=lambda: dict(AGENT))
 
 
@@ -77,7 +78,7 @@ def key_undo(target: Target, p: RevokedKeyParams) -> Undo:
 
 
 def key_inject(target: Target, p: RevokedKeyParams) -> None:
-    target.set_secret(p.namespace, p.secret, {p.key: p.revoked_value})
+    target.set_secret(p.namespace, p.secret, {p.key: p.revoked_value.get_secret_value()})
     recycle_pods(target, p.namespace, p.selector)
 
 

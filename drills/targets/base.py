@@ -95,6 +95,9 @@ class Target(Protocol):
     def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
         """Replace string values in a Secret; return the previous values of those keys."""
 
+    def secret_values(self) -> set[str]:
+        """Every value of every Secret in the target, decoded: what reports must never contain."""
+
     def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
         """``kubectl set resources ... --limits``."""
 

@@ -15,8 +15,13 @@ from typing import Any
 from drills.targets.local.controller import Controller
 from drills.targets.local.dns import service_addresses
 from drills.targets.local.infra import PROMETHEUS_PORT
-from drills.targets.local.kubectl_exec import (alias_ports, exec_argv, loopback_to_pod, parse_port_aliases,
-                                               port_aliases)
+from drills.targets.local.kubectl_exec import (
+    alias_ports,
+    exec_argv,
+    loopback_to_pod,
+    parse_port_aliases,
+    port_aliases,
+)
 from tests.drills.test_kubectl_shim import NS, Obj, Sandbox, kubectl, sbx  # noqa: F401  (sbx: the fixture)
 
 PROM_IP = "127.44.0.11"

@@ -20,7 +20,7 @@ from drills.targets.local import sandbox
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.infra import nodes
 from drills.targets.local.kubectl import main
-from drills.targets.local.kubectl_jsonpath import jsonpath, JsonPathError
+from drills.targets.local.kubectl_jsonpath import JsonPathError, jsonpath
 from drills.targets.local.store import ObjectStore, write_json_atomic
 from drills.targets.local.workloads import template_hash
 

@@ -38,3 +38,9 @@ def journal_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "journal.json"
     monkeypatch.setenv("DRILLBOOK_JOURNAL", str(path))
     return path
+
+
+def desired(objects: dict[str, dict]) -> dict[str, object]:  # type: ignore[type-arg]
+    """Desired state without what controllers record (PVCs appear once, revisions move)."""
+    return {k: {"spec": v.get("spec"), "data": v.get("data")} for k, v in objects.items()
+            if v["kind"] not in ("PersistentVolumeClaim",)}

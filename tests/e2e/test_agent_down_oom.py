@@ -51,7 +51,8 @@ def test_oom_drill_passes_with_the_runbooks_own_remediation(sandbox: LocalTarget
 
 def test_oom_drill_without_remediation_fails_naming_the_checks(sandbox: LocalTarget, journal_path: Path) -> None:
     spec = load_spec(SPEC)
-    spec = spec.model_copy(update={"steps": [], "budgets": spec.budgets.model_copy(update={"recover_s": 45, "detect_s": 120})})
+    spec = spec.model_copy(update={"steps": [], "budgets": spec.budgets.model_copy(update={"recover_s": 45, "detect_s": 120,
+                                                                                 "overrun_s": 5})})
     result = run_drill(resolve(spec), RunContext(target=sandbox, journal=Journal(journal_path)))
     assert result.verdict == Verdict.FAILED
     assert "alert-fired:AgentDown" not in result.failed_checks  # the fault was real and detected

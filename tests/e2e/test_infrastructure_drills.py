@@ -12,6 +12,7 @@ from drills.model import Verdict
 from drills.runner import RunContext, run_drill
 from drills.specs import load_catalog, resolve, select
 from drills.targets.local import LocalTarget
+from tests.e2e.conftest import desired
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,7 @@ def test_drill_passes_with_the_runbooks_steps(sandbox: LocalTarget, journal_path
     assert result.ttd_s is not None and result.ttr_s is not None and result.ttr_s <= (result.target_s or 0)
     assert any(s.status == "ran" and s.exit_code == 0 for s in result.steps)
     assert Journal(journal_path).entries() == []
-    assert _desired(sandbox.snapshot()) == _desired(before)
+    assert desired(sandbox.snapshot()) == desired(before)
 
 
 @pytest.mark.parametrize("drill_id", DRILLS)
@@ -42,7 +43,7 @@ def test_drill_without_remediation_fails_naming_the_checks(sandbox: LocalTarget,
                                                            drill_id: str) -> None:
     withheld = spec(drill_id)
     withheld = withheld.model_copy(update={"steps": [],
-                                           "budgets": withheld.budgets.model_copy(update={"recover_s": 30, "detect_s": 120})})
+                                           "budgets": withheld.budgets.model_copy(update={"recover_s": 30, "detect_s": 120, "overrun_s": 5})})
     result = run_drill(resolve(withheld), RunContext(target=sandbox, journal=Journal(journal_path)))
     assert result.verdict == Verdict.FAILED, (result.failed_checks, result.reason)
     assert {"remediation-steps-succeeded", "within-target"} <= set(result.failed_checks)
@@ -50,9 +51,3 @@ def test_drill_without_remediation_fails_naming_the_checks(sandbox: LocalTarget,
         result.failed_checks
     assert not any(c.startswith("alert-fired:") for c in result.failed_checks)  # the fault was real
     assert Journal(journal_path).entries() == []
-
-
-def _desired(objects: dict[str, dict]) -> dict[str, object]:  # type: ignore[type-arg]
-    """Desired state without what controllers record (PVCs appear once, revisions move)."""
-    return {k: {"spec": v.get("spec"), "data": v.get("data")} for k, v in objects.items()
-            if v["kind"] not in ("PersistentVolumeClaim",)}

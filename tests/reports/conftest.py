@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.model import (AlertTiming, DrillResult, FaultRecord, PhaseBudget, Series, StepResult, Verdict)
+from drills.model import AlertTiming, DrillResult, FaultRecord, PhaseBudget, Series, StepResult, Verdict
 
 T0 = 1_795_781_060.0  # a fault injected at 2026-11-27 ~12:04 UTC
 

@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 
 from drills.model import DrillResult, StepResult, Verdict
 from drills.reports import write_junit, write_results
+from tests.reports.conftest import sample
 
 
 def result(verdict: Verdict, drill_id: str = "agent-down/oom") -> DrillResult:
@@ -37,5 +38,30 @@ def test_junit_one_suite_per_runbook_one_case_per_drill(tmp_path: Path) -> None:
     root = ET.parse(tmp_path / "junit.xml").getroot()
     (suite,) = root.findall("testsuite")
     assert suite.get("name") == "Agent Down" and suite.get("tests") == "2" and suite.get("failures") == "1"
+    assert suite.get("skipped") == "0"  # only ran steps: no step case
     failure = suite.findall("testcase")[1].find("failure")
     assert failure is not None and "alert-fired:AgentDown" in (failure.get("message") or "")
+
+
+def test_junit_manual_and_external_steps_are_skipped_cases(tmp_path: Path) -> None:
+    failed = sample(Verdict.FAILED, "agent-down/oom-withheld")  # line 140 external, line 99 not selected
+    failed.steps.append(StepResult(command="Page the on-call lead", cls="manual", line=120,
+                                   status="skipped-manual", reason="a person must do it"))
+    skipped = sample(Verdict.SKIPPED, "agent-down/no-cgroup")
+    skipped.steps = []
+    write_junit([sample(Verdict.PASSED), failed, skipped], tmp_path)
+    (suite,) = ET.parse(tmp_path / "junit.xml").getroot().findall("testsuite")
+    # 3 drills + line 140 twice (passed and failed drills) + line 120; not-selected / ran steps are no case
+    assert (suite.get("tests"), suite.get("skipped"), suite.get("failures")) == ("6", "4", "1")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert list(cases) == ["agent-down/oom (Out of Memory (OOM))", "agent-down/oom step line 140 (external)",
+                           "agent-down/oom-withheld (Out of Memory (OOM))",
+                           "agent-down/oom-withheld step line 140 (external)",
+                           "agent-down/oom-withheld step line 120 (manual)",
+                           "agent-down/no-cgroup (Out of Memory (OOM))"]
+    external = cases["agent-down/oom-withheld step line 140 (external)"]
+    assert external.get("classname") == "Agent Down" and external.find("failure") is None
+    mark = external.find("skipped")
+    assert mark is not None and mark.get("message") == "reaches outside the target: docker"
+    manual = cases["agent-down/oom-withheld step line 120 (manual)"].find("skipped")
+    assert manual is not None and manual.get("message") == "a person must do it"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.errors import TargetError
+from drills.targets import allowlist
 from drills.targets.base import ExecResult, PodState, WorkloadRef
 from drills.targets.local import cgroups, operations, sandbox
 from drills.targets.local.config import SandboxConfig
@@ -32,7 +33,7 @@ class LocalTarget:
                  sandbox_name: str = "drillbook") -> None:
         self.root = Path(root) if root else sandbox.default_root()
         self.profile = profile
-        self.octet = octet
+        self.octet = allowlist.sandbox_octet(octet)
         self.sandbox_name = sandbox_name
         self.store = ObjectStore(self.root)
 
@@ -133,6 +134,10 @@ class LocalTarget:
         secret = self.store.require("Secret", namespace, name)
         values = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
         return {**values, **secret.get("stringData", {})}
+
+    def secret_values(self) -> set[str]:
+        return {value for secret in self.store.list("Secret")
+                for value in self.get_secret(secret["metadata"]["namespace"], secret["metadata"]["name"]).values()}
 
     def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
         current = self.get_secret(namespace, name)

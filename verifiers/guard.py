@@ -1,0 +1,69 @@
+"""Abort conditions: PromQL guards that stop a drill whose blast radius grew past what was agreed.
+
+A guard thread evaluates each expression against the target's Prometheus once a second while the fault is
+in. When one has returned a sample for its ``for_s`` (like an alert rule's ``for:``), the guard records why and
+delivers SIGINT to the main thread: the runner's normal interruption path then reverts the fault, and the
+runner, seeing ``tripped``, reports an abort rather than a user's Ctrl-C. A real signal (not a flag the
+runner would have to poll) is used because the main thread may be blocked in a runbook step's subprocess.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from requests import RequestException
+
+from drills.model import AbortCondition
+
+
+class AbortGuard:
+    def __init__(self, prometheus_url: str, conditions: list[AbortCondition], poll_s: float = 1.0) -> None:
+        self.conditions = conditions
+        self.poll_s = poll_s
+        self.tripped: str | None = None
+        self.tripped_at: float | None = None
+        self._prom = PrometheusConnect(url=prometheus_url, disable_ssl=True, timeout=5)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._main = threading.main_thread().ident
+
+    def start(self) -> AbortGuard:
+        if self.conditions:
+            self._thread = threading.Thread(target=self._run, name="abort-guard", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        true_since: dict[int, float] = {}
+        while not self._stop.wait(self.poll_s):
+            now = time.time()
+            for i, condition in enumerate(self.conditions):
+                try:
+                    samples = self._prom.custom_query(condition.expr)
+                except (RequestException, PrometheusApiClientException, ValueError):  # Prometheus briefly unreachable: not a reason to abort
+                    continue
+                if not samples:
+                    true_since.pop(i, None)
+                    continue
+                since = true_since.setdefault(i, now)
+                if now - since >= condition.for_s:
+                    self._trip(condition, samples, now - since)
+                    return
+
+    def _trip(self, condition: AbortCondition, samples: list[dict[str, object]], held_s: float) -> None:
+        value = samples[0].get("value", ["", "?"])
+        shown = value[1] if isinstance(value, list) and len(value) > 1 else value
+        what = condition.description or condition.expr
+        self.tripped = f"{what}: true for {held_s:.0f}s (value {shown}; expr {condition.expr})"
+        self.tripped_at = time.time()
+        if self._main is not None and not self._stop.is_set():
+            signal.pthread_kill(self._main, signal.SIGINT)
