@@ -212,8 +212,8 @@ def _write(results: list[DrillResult], report_dir: Path, pushgateway: str | None
 
 def _print_result(r: DrillResult) -> None:
     colour = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}[r.verdict.value]
-    timing = f"ttd {r.ttd_s}s (floor {r.detection_floor_s}s), ttr {r.ttr_s}s of {r.target_s:.0f}s" \
-        if r.target_s else ""
+    timing = (f"ttd {r.ttd_s}s (floor {r.detection_floor_s}s), ttm {r.ttm_s}s, "
+              f"ttr {r.ttr_s}s of {r.target_s:.0f}s") if r.target_s else ""
     console.print(f"  [{colour}]{r.verdict.value.upper()}[/{colour}] {timing}")
     for name in r.failed_checks:
         detail = next((c.detail for c in r.checks if c.name == name), "")

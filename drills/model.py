@@ -93,13 +93,18 @@ class SeriesQuery(Strict):
 
 
 def default_series() -> list[SeriesQuery]:
-    """The reference system's golden signals: error rate, p95 latency, replicas up."""
+    """The reference system's golden signals as its clients (the load generator) see them, plus replicas up.
+
+    Client-side, because an agent that is down counts no errors of its own: its callers do."""
     return [
+        SeriesQuery(name="successful requests", unit="req/s",
+                    expr='sum(rate(loadgen_requests_total{code=~"2.."}[{window}])) or vector(0)'),
         SeriesQuery(name="error rate", unit="ratio",
-                    expr="sum(rate(agent_errors_total[{window}])) / sum(rate(agent_requests_total[{window}]))"),
+                    expr='sum(rate(loadgen_requests_total{code!~"2.."}[{window}])) '
+                         "/ sum(rate(loadgen_requests_total[{window}]))"),
         SeriesQuery(name="p95 latency", unit="s",
                     expr="histogram_quantile(0.95, sum by (le) "
-                         "(rate(agent_request_duration_seconds_bucket[{window}])))"),
+                         "(rate(loadgen_request_duration_seconds_bucket[{window}])))"),
         SeriesQuery(name="agent replicas up", unit="",
                     expr='sum(up{job="production-agent"}) or vector(0)'),
     ]

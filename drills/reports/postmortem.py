@@ -284,7 +284,9 @@ def went_well(check: Check) -> str:
                "alert-still-firing": f"Alert {subject} kept firing, as it should until the cause is removed",
                "service-recovered": f"Service check {subject} passed{detail}",
                "no-other-critical-alerts": "No other critical alert fired",
-               "within-target": f"Recovered within the target{detail}"}
+               "within-target": f"Recovered within the target{detail}",
+               "within-budget": f"The {subject} phase kept its budget{detail}",
+               "abort-condition": "No abort condition held"}
     return phrases.get(name, f"{check.name} passed{detail}")
 
 
@@ -322,6 +324,8 @@ def check_action(check: Check) -> str:
     actions = {"alert-fired": f"Make alert {subject} fire within the detection budget{detail}",
                "alert-resolved": f"Find why alert {subject} kept firing after the runbook{detail}",
                "within-target": f"Bring recovery within the target{detail}",
+               "within-budget": f"Bring the {subject} phase within its budget{detail}",
+               "abort-condition": f"Find why the drill's blast radius crossed its abort condition{detail}",
                "fault-reverted": f"Revert the fault by hand and fix its revert{detail}"}
     return actions.get(name, f"Investigate failed check {check.name}{detail}")
 
