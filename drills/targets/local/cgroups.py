@@ -139,6 +139,17 @@ def remove_tree(flavour: str, name: str) -> None:
                 os.rmdir(directory)
             except OSError:
                 pass
+        _remove_empty_parents(top.parent, root)
+
+
+def _remove_empty_parents(directory: Path, root: Path) -> None:
+    """Remove ``drillbook/`` once its last sandbox is gone; rmdir fails (and stops) while another one runs."""
+    while directory != root and root in directory.parents:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            return
+        directory = directory.parent
 
 
 def join(files: list[Path]) -> None:
