@@ -167,6 +167,9 @@ def run(
     except DrillbookError as exc:
         _fail(exc)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGINT may be ignored when started in the background (`drillbook run &`): Ctrl-C and the abort guards
+    # both rely on it raising KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     tgt = _local(sandbox, profile)
     journal = Journal()
     for line in cleanup_journal(journal):

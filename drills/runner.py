@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,7 +100,13 @@ def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
     except DrillbookError as exc:
         result.reason = f"{type(exc).__name__}: {exc}"
         result.check("drill-completed", False, str(exc))
-    if spec.abort and guard is not None and not guard.tripped:
+    except Exception as exc:  # a bug must not lose the other drills' reports; the fault was reverted in finally
+        ctx.events("error", traceback.format_exc())
+        result.reason = f"unexpected {type(exc).__name__}: {exc}"
+        result.check("drill-completed", False, result.reason)
+    if guard is not None and guard.tripped:  # tripped, but its signal came too late to stop anything
+        result.check("abort-condition", False, guard.tripped, guard.tripped_at)
+    elif spec.abort and guard is not None:
         result.check("abort-condition", True, f"never true: {'; '.join(a.expr for a in spec.abort)}")
     return _finish(result, secrets)
 
@@ -169,8 +176,8 @@ def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.F
         journal.set_phase(spec.id, "recovering")
         _recover(drill, ctx, plan, t0, watcher, result)
     finally:
-        plan.guard.stop()
-        with _signals_deferred():
+        with _signals_deferred():  # a guard's SIGINT or a Ctrl-C during stop() must not skip the revert
+            plan.guard.stop()
             _revert(drill, ctx, plugin, undo, snapshot, plan, t0, watcher, result)
 
 
@@ -222,7 +229,8 @@ def _detect(plan: _Plan, t0: float, watcher: AlertWatcher, result: DrillResult, 
             fired.append(firing_at)
     if fired and len(fired) == len(expected):
         result.ttd_s = round(max(fired) - t0, 3)
-    _judge(result, budget, result.ttd_s, "within-budget:detect", "every expected alert firing")
+    if expected:  # a drill that expects no alert has no detection to time
+        _judge(result, budget, result.ttd_s, "within-budget:detect", "every expected alert firing")
 
 
 def _judge(result: DrillResult, budget: Budget, actual_s: float | None, check: str, what: str) -> None:
@@ -278,14 +286,21 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
         return checks
 
     # measure past the budget (by overrun_s) so a late recovery is reported with how late it was
-    horizon = min(target_budget.seconds, plan.budgets["resolve"].seconds) + plan.limits.overrun_s
+    # Stop measuring at the earlier of the two budgets plus the overrun window (never less than the stability
+    # hold, or a recovery just before the budget could not be confirmed): a P3 drill does not wait a day.
+    resolve_budget = plan.budgets["resolve"]
+    horizon = min(target_budget.seconds, resolve_budget.seconds) + max(plan.limits.overrun_s, stable_s)
     stable = hold(probe, lambda: restarts(ctx.target, spec.recovery), stable_s, t0 + horizon)
     for c in stable.checks:
         result.check(c.name, c.ok, c.detail, c.at)
     if stable.ok and stable.since is not None:
         result.ttr_s = round(stable.since - t0, 3)
     _judge(result, target_budget, result.ttr_s, "within-target", f"recovered (and stable for {stable_s:.0f}s)")
-    _judge(result, plan.budgets["resolve"], result.ttr_s, "within-budget:resolve", "resolved")
+    if result.ttr_s is not None or horizon >= resolve_budget.seconds:
+        _judge(result, resolve_budget, result.ttr_s, "within-budget:resolve", "resolved")
+    else:  # measurement stopped before the resolution budget ended: no verdict on it either way
+        result.findings.append(f"resolution budget ({resolve_budget.seconds:.0f}s) not judged: not recovered "
+                               f"{horizon:.0f}s after the fault, when measuring stopped")
     manual = [s for s in result.steps if s.status in ("skipped-manual", "skipped-external")]
     if manual:
         result.findings.append(f"the automatable steps alone {'recovered' if stable.ok else 'did not recover'} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
 from prometheus_api_client import PrometheusConnect
@@ -30,7 +31,8 @@ def fetch(prometheus_url: str, queries: list[SeriesQuery], start: float, end: fl
         except (RequestException, PrometheusApiClientException, ValueError) as exc:
             problems.append(f"series {q.name!r}: {exc}")
             continue
-        points = [(float(t), float(v)) for t, v in data[0]["values"]] if data else []
+        # 0/0 (no traffic) is NaN in PromQL: not a number JSON can carry, and no point to draw
+        points = [(float(t), float(v)) for t, v in data[0]["values"] if math.isfinite(float(v))] if data else []
         series.append(Series(name=q.name, query=expr, unit=q.unit, points=points))
     return series, problems
 

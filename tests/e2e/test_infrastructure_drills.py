@@ -3,6 +3,7 @@ the checks — when its remediation is withheld. Faults are real (kernel, Redis,
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,11 @@ def test_drill_passes_with_the_runbooks_steps(sandbox: LocalTarget, journal_path
     assert any(s.status == "ran" and s.exit_code == 0 for s in result.steps)
     assert Journal(journal_path).entries() == []
     assert desired(sandbox.snapshot()) == desired(before)
+    charts = {s.name: s.points for s in result.series}
+    assert charts.get("agent replicas up") and charts.get("successful requests"), charts.keys()
+    assert all(math.isfinite(v) for points in charts.values() for _, v in points)  # NaN is not JSON
+    assert {b.phase for b in result.budgets} == {"detect", "mitigate", "recover", "resolve"}
+    assert all(b.ok and b.over_s is not None and b.over_s < 0 for b in result.budgets)
 
 
 @pytest.mark.parametrize("drill_id", DRILLS)

@@ -4,6 +4,7 @@ appears in no output file and not on the console."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -88,6 +89,7 @@ def test_a_planted_secret_appears_in_no_output(sandbox: LocalTarget, tmp_path: P
     names = {p.relative_to(reports).as_posix() for p in files}
     assert {"results.json", "junit.xml", "report.html"} <= names and any(n.startswith("postmortems/") for n in names)
     results = (reports / "results.json").read_text()
+    json.loads(results, parse_constant=lambda c: pytest.fail(f"results.json holds {c}, which is not JSON"))
     assert "***" in results, "the step that prints the Secret ran, and its output was masked"
     assert '"within-budget:mitigate"' in results and "agent-secrets" in results
     outputs = {p.name: p.read_text(errors="replace") for p in files}
@@ -96,3 +98,20 @@ def test_a_planted_secret_appears_in_no_output(sandbox: LocalTarget, tmp_path: P
         for form in (secret, base64.b64encode(secret.encode()).decode().rstrip("=")):
             leaks = [name for name, text in outputs.items() if form in text]
             assert not leaks, f"{form!r} leaked into {leaks}"
+
+
+def test_a_drill_over_budget_fails_and_says_by_how_much(sandbox: LocalTarget, journal_path: Path) -> None:
+    """The runbook works, but slower than its (deliberately tiny) budgets: measured anyway, failed, and by how
+    much — never "over budget and still exit 0"."""
+    spec = load_spec(CATALOG_DIR / "agent-down" / "config-error.yaml")
+    spec = spec.model_copy(update={"budgets": spec.budgets.model_copy(
+        update={"detect_s": 1.0, "recover_s": 2.0, "overrun_s": 90.0})})
+    result = run_drill(resolve(spec), RunContext(target=sandbox, journal=Journal(journal_path)))
+    assert result.verdict == Verdict.FAILED
+    assert set(result.failed_checks) == {"within-budget:detect", "within-target"}, result.failed_checks
+    budgets = {b.phase: b for b in result.budgets}
+    assert result.ttd_s and result.ttr_s
+    assert budgets["detect"].over_s == pytest.approx(result.ttd_s - 1.0, abs=0.01)
+    assert budgets["recover"].over_s == pytest.approx(result.ttr_s - 2.0, abs=0.01)
+    (late,) = [c for c in result.checks if c.name == "within-target"]
+    assert f"{result.ttr_s - 2.0:.1f}s OVER the 2s budget" in late.detail
