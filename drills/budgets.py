@@ -40,6 +40,13 @@ def effective(spec: DrillSpec, profile: str | None) -> Budgets:
         raise SpecError(f"profile {profile!r} budgets: {exc}", file=spec.source) from exc
 
 
+def for_drill(spec: DrillSpec, document: RunbookDocument, priority: str | None,
+              profile: str | None) -> tuple[Budgets, dict[str, Budget]]:
+    """A drill's budget settings for a target profile, and each phase's budget with its source."""
+    limits = effective(spec, profile)
+    return limits, resolve(limits, document, priority, profile if profile in spec.profiles else None)
+
+
 def resolve(budgets: Budgets, document: RunbookDocument, priority: str | None,
             profile: str | None = None) -> dict[str, Budget]:
     """Each phase's budget in seconds and where it came from (spec, escalation table or checklist)."""

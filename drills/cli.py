@@ -103,8 +103,7 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
         d = resolve(spec)
         plugin = registry.fault(spec.fault.kind)
         params = plugin.params.model_validate(spec.fault.params)
-        chosen = budgets.resolve(budgets.effective(spec, profile), d.document, d.runbook.priority,
-                                 profile if profile in spec.profiles else None)
+        _, chosen = budgets.for_drill(spec, d.document, d.runbook.priority, profile)
     except (DrillbookError, ValueError) as exc:
         _fail(exc)
     out.print(f"[bold]{spec.id}[/bold]: {d.runbook.title} / {d.cause_title} ({d.runbook.priority})")

@@ -247,6 +247,11 @@ class DrillResult(BaseModel):
             self.failed_checks.append(name)
         return ok
 
+    @property
+    def injected_at(self) -> float | None:
+        """The drill's time zero (the fault's injection), or None for a drill stopped before it."""
+        return self.fault.injected_at if self.fault else None
+
     def timeline(self) -> list[TimelineEvent]:
         """The drill's events in time order: what the HTML chart and the postmortem's table show."""
         events: list[TimelineEvent] = []
@@ -265,8 +270,8 @@ class DrillResult(BaseModel):
         for s in self.steps:
             if s.status == "ran":
                 add(s.started_at, "step", f"runbook line {s.line} (exit {s.exit_code}): {s.command[:80]}")
-        if self.fault and self.fault.injected_at is not None and self.ttr_s is not None:
-            add(self.fault.injected_at + self.ttr_s, "recovered", "service recovered (and held stable)")
+        if self.injected_at is not None and self.ttr_s is not None:
+            add(self.injected_at + self.ttr_s, "recovered", "service recovered (and held stable)")
         for c in self.checks:
             if c.name == "abort-condition" and not c.ok:
                 add(c.at, "abort", f"aborted: {c.detail}")

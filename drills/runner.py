@@ -55,8 +55,7 @@ def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
     spec, runbook = drill.spec, drill.runbook
     target = ctx.target
     profile = str(target.describe().get("profile") or "")
-    limits = budgets.effective(spec, profile)
-    chosen = budgets.resolve(limits, drill.document, runbook.priority, profile if profile in spec.profiles else None)
+    limits, chosen = budgets.for_drill(spec, drill.document, runbook.priority, profile)
     result = DrillResult(id=spec.id, runbook=runbook.title, cause=drill.cause_title, story=spec.story,
                          runbook_file=spec.runbook_file, target=target.name, severity=runbook.severity,
                          priority=runbook.priority, started_at=time.time(), target_s=chosen["recover"].seconds)
@@ -285,9 +284,9 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
                             detail=f"firing: {others}" if others else "none"))
         return checks
 
-    # measure past the budget (by overrun_s) so a late recovery is reported with how late it was
-    # Stop measuring at the earlier of the two budgets plus the overrun window (never less than the stability
-    # hold, or a recovery just before the budget could not be confirmed): a P3 drill does not wait a day.
+    # Measure past the budget, so a late recovery is reported with how late it was; stop at the earlier of the
+    # two budgets plus the overrun window (never less than the stability hold, or a recovery just before the
+    # budget could not be confirmed): a P3 drill does not wait a day.
     resolve_budget = plan.budgets["resolve"]
     horizon = min(target_budget.seconds, resolve_budget.seconds) + max(plan.limits.overrun_s, stable_s)
     stable = hold(probe, lambda: restarts(ctx.target, spec.recovery), stable_s, t0 + horizon)
@@ -314,11 +313,11 @@ def _finish(result: DrillResult, secrets: set[str], keep_verdict: bool = False) 
     if result.started_at:
         result.wall_s = round(result.finished_at - result.started_at, 3)
     if not keep_verdict:
-        fault_problem = {"fault-took-effect", "steady-state", "drill-completed", "fault-reverted",
-                         "steady-after-revert", "abort-condition"}
+        drill_problem = {"fault-took-effect", "steady-state", "drill-completed", "fault-reverted",
+                         "steady-after-revert", "abort-condition", "not-interrupted"}
         if not result.failed_checks:
             result.verdict = Verdict.PASSED
-        elif fault_problem & set(result.failed_checks) or "not-interrupted" in result.failed_checks:
+        elif drill_problem & set(result.failed_checks):
             result.verdict = Verdict.ERROR
         else:
             result.verdict = Verdict.FAILED

@@ -43,19 +43,26 @@ def forms(secrets: set[str]) -> list[str]:
 
 
 def scrub_text(text: str, secrets: set[str]) -> str:
-    for s in forms(secrets):
+    return _mask(text, forms(secrets))
+
+
+def scrub(value: Any, secrets: set[str]) -> Any:
+    """Recursively mask secrets in every string of a JSON-like value (their forms are computed once)."""
+    masks = forms(secrets)
+    return _walk(value, masks) if masks else value
+
+
+def _mask(text: str, masks: list[str]) -> str:
+    for s in masks:
         text = text.replace(s, MASK)
     return text
 
 
-def scrub(value: Any, secrets: set[str]) -> Any:
-    """Recursively mask secrets in every string of a JSON-like value."""
-    if not secrets:
-        return value
+def _walk(value: Any, masks: list[str]) -> Any:
     if isinstance(value, str):
-        return scrub_text(value, secrets)
+        return _mask(value, masks)
     if isinstance(value, dict):
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+        return {_walk(k, masks): _walk(v, masks) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(scrub(v, secrets) for v in value)
+        return type(value)(_walk(v, masks) for v in value)
     return value

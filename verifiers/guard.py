@@ -49,8 +49,8 @@ class AbortGuard:
             for i, condition in enumerate(self.conditions):
                 try:
                     samples = self._prom.custom_query(condition.expr)
-                except (RequestException, PrometheusApiClientException, ValueError):  # Prometheus briefly unreachable: not a reason to abort
-                    continue
+                except (RequestException, PrometheusApiClientException, ValueError):
+                    continue  # Prometheus briefly unreachable: not a reason to abort
                 if not samples:
                     true_since.pop(i, None)
                     continue

@@ -90,18 +90,13 @@ class Axis:
         return [first + i * step for i in range(int((self.hi - first) // step) + 1)]
 
 
-def injected_at(result: DrillResult) -> float | None:
-    """When the fault went in, or None for a drill skipped or stopped by an error before the injection."""
-    return result.fault.injected_at if result.fault else None
-
-
 def axis_for(result: DrillResult) -> Axis | None:
     """The drill's time axis: t=0 at the injection, wide enough for every event and every sample.
 
     Without an injection there is no t=0 worth the name; series (if any were kept) are then drawn from
     the drill's start, and the caption says so.
     """
-    origin = injected_at(result)
+    origin = result.injected_at
     caption = "seconds after the fault injection"
     samples = [t for s in result.series for t, _ in s.points]
     if origin is None:
@@ -380,7 +375,7 @@ def series_svg(series: Series, result: DrillResult, axis: Axis, last: bool) -> M
         body += Markup('<text class="empty" x="{}" y="{}" text-anchor="middle">no samples</text>').format(
             f"{GUTTER + (WIDTH - GUTTER - RIGHT) / 2:.1f}", f"{SERIES_TOP + SERIES_PLOT_H / 2 + 4:.1f}")
     body += series_gutter(series, lo, hi)
-    if injected_at(result) is not None:
+    if result.injected_at is not None:
         body += vline(axis, 0.0, SERIES_TOP, bottom, "mark-fault", "fault injected (t=0)")
         body += vline(axis, result.ttr_s, SERIES_TOP, bottom, "mark-recovered",
                       f"recovered at {secs(result.ttr_s)}")
@@ -450,7 +445,7 @@ def legend(result: DrillResult) -> list[tuple[str, str]]:
 def drill_view(result: DrillResult) -> DrillView:
     """Draw a drill's charts; a drill whose fault never went in gets no timeline (and says why)."""
     axis = axis_for(result)
-    timeline = timeline_svg(result, axis) if axis is not None and injected_at(result) is not None else None
+    timeline = timeline_svg(result, axis) if axis is not None and result.injected_at is not None else None
     charts = [series_svg(s, result, axis, last=i == len(result.series) - 1)
               for i, s in enumerate(result.series)] if axis is not None else []
     return DrillView(r=result, anchor=slug(result.id), timeline=timeline, charts=charts,

@@ -82,14 +82,9 @@ def high_priority(result: DrillResult) -> bool:
 
 
 # -- facts derived from the result --------------------------------------------------------------------
-def injected_at(result: DrillResult) -> float | None:
-    """The drill's time zero: every offset and budget counts from the fault's injection."""
-    return result.fault.injected_at if result.fault else None
-
-
 def window(result: DrillResult) -> tuple[float, str] | None:
     """How long the (drill) incident lasted, and until what: recovery if it came, else the fault's revert."""
-    start = injected_at(result)
+    start = result.injected_at
     if start is None:
         return None
     if result.ttr_s is not None:
@@ -120,7 +115,7 @@ def status(result: DrillResult) -> str:
 # -- sections ------------------------------------------------------------------------------------------
 def header(result: DrillResult) -> list[str]:
     """Title, draft notice and the template's Date / Duration / Severity / Status fields."""
-    start = injected_at(result) or result.started_at
+    start = result.injected_at or result.started_at
     span = window(result)
     duration = f"{hhmm(span[0])} ({secs(span[0])}, {span[1]})" if span else "n/a (no fault was injected)"
     severity = result.priority or "unknown"
@@ -148,7 +143,7 @@ def summary(result: DrillResult) -> list[str]:
     text += f" — failed checks: {', '.join(result.failed_checks)}." if result.failed_checks else "."
     if result.reason:
         text += f" {result.reason.rstrip('.')}."
-    if injected_at(result) is not None:
+    if result.injected_at is not None:
         detected = f"detected after {secs(result.ttd_s)}" if result.ttd_s is not None else "not detected"
         recovered = f"recovered after {secs(result.ttr_s)}" if result.ttr_s is not None else "did not recover"
         target = f" (target {secs(result.target_s)})" if result.target_s is not None else ""
@@ -174,7 +169,7 @@ def impact(result: DrillResult) -> list[str]:
 
 def timeline(result: DrillResult) -> list[str]:
     """The template's table from ``DrillResult.timeline()``, each event with its offset from the fault."""
-    start = injected_at(result)
+    start = result.injected_at
     rows = ["## Timeline (all times in UTC)", "", "| Time | Event |", "|------|-------|"]
     for event in result.timeline():
         offset = f" (T{event.at - start:+.1f} s)" if start is not None else ""
@@ -244,7 +239,7 @@ def against(after: float, limit: float | None, floor: float | None) -> str:
 
 def detection(result: DrillResult) -> list[str]:
     """Each expected alert against the detect budget (or the recovery target) and the detection floor."""
-    start = injected_at(result)
+    start = result.injected_at
     detect = budget(result, "detect")
     limit = detect.budget_s if detect else result.target_s
     lines = ["## Detection", ""]
@@ -365,7 +360,7 @@ def action_items(result: DrillResult) -> list[str]:
 
 def closing(result: DrillResult) -> list[str]:
     """Lessons, prevention and sign-off are for people: left as placeholders, in the template's order."""
-    start = injected_at(result) or result.started_at
+    start = result.injected_at or result.started_at
     return ["## Lessons Learned", "", "[Key takeaways and preventive measures: for the team to write]", "",
             "## Prevention", "", "[How to prevent this in the future: for the team to write]", "",
             "---", "",

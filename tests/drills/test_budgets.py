@@ -41,6 +41,9 @@ def test_a_spec_overrides_and_a_profile_overrides_the_spec(seed) -> None:  # typ
     realistic = budgets.resolve(budgets.effective(s, "realistic"), seed, "P0", "realistic")
     assert (realistic["detect"].seconds, realistic["recover"].seconds) == (240, 120)
     assert "profile realistic" in realistic["detect"].source
+    limits, chosen = budgets.for_drill(s, seed, "P0", "realistic")
+    assert limits.detect_s == 240 and chosen == realistic
+    assert budgets.for_drill(s, seed, "P0", "fast")[1] == fast  # no override for fast: the spec's own
 
 
 def test_a_bad_profile_override_is_a_spec_error() -> None:

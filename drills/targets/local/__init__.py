@@ -131,13 +131,10 @@ class LocalTarget:
         return previous
 
     def get_secret(self, namespace: str, name: str) -> dict[str, str]:
-        secret = self.store.require("Secret", namespace, name)
-        values = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
-        return {**values, **secret.get("stringData", {})}
+        return _decoded(self.store.require("Secret", namespace, name))
 
     def secret_values(self) -> set[str]:
-        return {value for secret in self.store.list("Secret")
-                for value in self.get_secret(secret["metadata"]["namespace"], secret["metadata"]["name"]).values()}
+        return {value for secret in self.store.list("Secret") for value in _decoded(secret).values()}
 
     def set_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
         current = self.get_secret(namespace, name)
@@ -235,3 +232,9 @@ def _content(obj: dict[str, Any]) -> Any:
     meta = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "generation")}
     annotations = {k: v for k, v in meta.get("annotations", {}).items() if k != "deployment.kubernetes.io/revision"}
     return {**obj, "metadata": {**meta, "annotations": annotations}}
+
+
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    """A Secret's values as the pod sees them: ``data`` base64-decoded, ``stringData`` as written."""
+    values = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+    return {**values, **secret.get("stringData", {})}
