@@ -80,7 +80,7 @@ def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
         for_s = target.alert_for_seconds()
         scrape, evaluation = target.scrape_and_eval_seconds()
         result.detection_floor_s = scrape + evaluation + max((for_s.get(a, 0.0) for a in expected), default=0.0)
-        if not _steady(target, drill, result, ctx):
+        if not _steady(target, drill, limits, result, ctx):
             return _finish(result, secrets)
         guard = AbortGuard(target.prometheus_url(), spec.abort)
         plan = _Plan(limits, chosen, expected, lasting, guard, secrets)
@@ -122,7 +122,8 @@ class _Plan:
     secrets: set[str]
 
 
-def _steady(target: Target, drill: ResolvedDrill, result: DrillResult, ctx: RunContext) -> bool:
+def _steady(target: Target, drill: ResolvedDrill, limits: Budgets, result: DrillResult,
+            ctx: RunContext) -> bool:
     """The drill starts only from a verified steady state: service healthy and stable, no alert active."""
     spec = drill.spec
 
@@ -135,7 +136,7 @@ def _steady(target: Target, drill: ResolvedDrill, result: DrillResult, ctx: RunC
             alerts = Check(name="no-active-alerts", ok=False, detail=f"Prometheus unreachable: {exc}")
         return [*service_recovered(target, spec.recovery), alerts]
 
-    stable = hold(probe, lambda: restarts(target, spec.recovery), spec.budgets.stable_s,
+    stable = hold(probe, lambda: restarts(target, spec.recovery), limits.stable_s,
                   time.time() + ctx.steady_timeout_s)
     detail = "; ".join(c.detail for c in stable.checks if not c.ok) or "; ".join(c.detail for c in stable.checks)
     if not stable.ok:
@@ -246,7 +247,7 @@ def _remediate(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, re
     evidence = result.fault.evidence if result.fault else {}
     bindings = {**evidence.get("bindings", {}), **spec.bind}  # a fault may bind what it chose, e.g. NODE_NAME
     result.steps = steps.execute(commands, selected, bindings, ctx.target.step_environment(),
-                                 spec.budgets.step_timeout_s,
+                                 plan.limits.step_timeout_s,
                                  on_step=lambda c: ctx.events("step", f"line {c.line}: {c.text[:90]}"))
     ran = [s for s in result.steps if s.status == "ran"]
     failed = [f"line {s.line} exited {s.exit_code}" for s in ran if s.exit_code != 0]
