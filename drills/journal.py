@@ -19,6 +19,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class PhaseMark(BaseModel):
+    phase: str
+    at: float = Field(default_factory=time.time)
+
+
 class JournalEntry(BaseModel):
     drill_id: str
     target: dict[str, Any] = Field(description="how to rebuild the target (Target.describe())")
@@ -27,6 +32,13 @@ class JournalEntry(BaseModel):
     snapshot: Any = None
     written_at: float = Field(default_factory=time.time)
     phase: str = "injecting"
+    # Every phase the drill entered, in order: a phase of a few milliseconds (detection when the alert fired
+    # during confirmation) is still on record for whoever reads the journal after it ended.
+    phases: list[PhaseMark] = Field(default_factory=list)
+
+    def model_post_init(self, _context: Any) -> None:
+        if not self.phases:
+            self.phases.append(PhaseMark(phase=self.phase, at=self.written_at))
 
 
 def default_path() -> Path:
@@ -55,6 +67,7 @@ class Journal:
             for e in entries:
                 if e.drill_id == drill_id:
                     e.phase = phase
+                    e.phases.append(PhaseMark(phase=phase))
             return entries
 
         self._update(change)

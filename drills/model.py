@@ -160,7 +160,7 @@ class StepResult(BaseModel):
     command: str
     cls: str = Field(serialization_alias="class")
     line: int
-    status: str  # ran | skipped-manual | skipped-external | unbound | not-run
+    status: str  # ran | interrupted | skipped-manual | skipped-external | unbound | not-selected
     exit_code: int | None = None
     duration_s: float | None = None
     output: str = ""
@@ -270,6 +270,8 @@ class DrillResult(BaseModel):
         for s in self.steps:
             if s.status == "ran":
                 add(s.started_at, "step", f"runbook line {s.line} (exit {s.exit_code}): {s.command[:80]}")
+            elif s.status == "interrupted":
+                add(s.started_at, "step", f"runbook line {s.line} (interrupted): {s.command[:80]}")
         if self.injected_at is not None and self.ttr_s is not None:
             add(self.injected_at + self.ttr_s, "recovered", "service recovered (and held stable)")
         for c in self.checks:

@@ -246,9 +246,8 @@ def _remediate(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, re
     ctx.events("remediate", f"running {len(selected)} runbook step(s)")
     evidence = result.fault.evidence if result.fault else {}
     bindings = {**evidence.get("bindings", {}), **spec.bind}  # a fault may bind what it chose, e.g. NODE_NAME
-    result.steps = steps.execute(commands, selected, bindings, ctx.target.step_environment(),
-                                 plan.limits.step_timeout_s,
-                                 on_step=lambda c: ctx.events("step", f"line {c.line}: {c.text[:90]}"))
+    steps.execute(commands, selected, bindings, ctx.target.step_environment(), plan.limits.step_timeout_s,
+                  on_step=lambda c: ctx.events("step", f"line {c.line}: {c.text[:90]}"), results=result.steps)
     ran = [s for s in result.steps if s.status == "ran"]
     failed = [f"line {s.line} exited {s.exit_code}" for s in ran if s.exit_code != 0]
     result.check("remediation-steps-succeeded", bool(ran) and not failed,

@@ -60,27 +60,35 @@ def bind(command: Command, bindings: dict[str, str]) -> str | None:
 def run(text: str, env: dict[str, str], timeout_s: float) -> tuple[int, str, float]:
     """Run one step; returns (exit code, combined output, seconds). Timeout → 124, like timeout(1)."""
     started = time.monotonic()
-    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", text], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout_s)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        out, _ = proc.communicate()
-        code = 124
-        out += f"\n[drillbook: step killed after {timeout_s:.0f}s timeout]".encode()
-    except BaseException:  # Ctrl-C while a step runs: never leave its process group behind
-        _kill_group(proc.pid)
-        proc.wait()
-        raise
+    # ``with`` closes the output pipe on every path: an abort guard's SIGINT landing mid-step used to leave it
+    # open (a ResourceWarning, and a file descriptor per interrupted step).
+    with subprocess.Popen(["bash", "-euo", "pipefail", "-c", text], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                          start_new_session=True) as proc:
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            out, _ = proc.communicate()
+            code = 124
+            out += f"\n[drillbook: step killed after {timeout_s:.0f}s timeout]".encode()
+        except BaseException:  # Ctrl-C while a step runs: never leave its process group behind
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
     return code, out.decode(errors="replace")[-OUTPUT_LIMIT:], time.monotonic() - started
 
 
 def execute(commands: list[Command], selected: list[Command], bindings: dict[str, str], env: dict[str, str],
-            timeout_s: float, on_step: Callable[[Command], object] | None = None) -> list[StepResult]:
-    """Run the selected steps in runbook order; report every other step of the cause with why it did not run."""
-    results: list[StepResult] = []
+            timeout_s: float, on_step: Callable[[Command], object] | None = None,
+            results: list[StepResult] | None = None) -> list[StepResult]:
+    """Run the selected steps in runbook order; report every other step of the cause with why it did not run.
+
+    Results are appended to ``results`` as each step ends, so a drill interrupted mid-remediation (Ctrl-C, an
+    abort guard) still reports the steps that ran and the one that was cut short (status ``interrupted``).
+    """
+    results = [] if results is None else results
     secrets = credential_bindings(bindings)
     for command in commands:
         if command not in selected:
@@ -99,7 +107,13 @@ def execute(commands: list[Command], selected: list[Command], bindings: dict[str
         if on_step:
             on_step(command)
         started = time.time()
-        code, output, duration = run(text, env, timeout_s)
+        try:
+            code, output, duration = run(text, env, timeout_s)
+        except KeyboardInterrupt:
+            results.append(StepResult(command=command.text, cls=command.cls.value, line=command.line,
+                                      status="interrupted", duration_s=round(time.time() - started, 3),
+                                      reason="the drill was interrupted while this step ran", started_at=started))
+            raise
         results.append(StepResult(command=command.text, cls=command.cls.value, line=command.line,
                                   status="ran", exit_code=code, duration_s=round(duration, 3),
                                   output=scrub_text(output, secrets), started_at=started))

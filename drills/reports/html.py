@@ -407,6 +407,8 @@ def step_css(step: StepResult) -> str:
     """Colour a step by what happened to it: failed red, skipped amber, left out grey."""
     if step.status == "ran":
         return "ok" if step.exit_code == 0 else "bad"
+    if step.status == "interrupted":
+        return "bad"
     if step.status.startswith("skipped") or step.status == "unbound":
         return "warn"
     return "muted"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import signal
+import threading
 import time
+import warnings
+
+import pytest
 
 from drills import steps
-from drills.model import StepSelector
+from drills.model import StepResult, StepSelector
 from drills.runbook import split_commands
 
 ENV = dict(os.environ)
@@ -36,6 +42,25 @@ def test_timeout_kills_the_whole_process_group(tmp_path) -> None:  # type: ignor
     child = int(marker.read_text())
     time.sleep(0.2)
     assert not _alive(child)
+
+
+def test_an_interrupted_step_kills_its_group_and_closes_its_pipe(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C or an abort guard's SIGINT landing mid-step: the step's process group dies and its output pipe
+    is closed (it used to be left open, a ResourceWarning that failed the abort e2e test now and then)."""
+    marker = tmp_path / "child.pid"
+    main = threading.main_thread().ident
+    assert main is not None
+    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            steps.run(f"sleep 60 & echo $! > {marker}; wait", ENV, 30)
+        gc.collect()
+    timer.join()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    time.sleep(0.2)
+    assert not _alive(int(marker.read_text()))
 
 
 def _alive(pid: int) -> bool:
@@ -72,3 +97,16 @@ def test_execute_reports_every_step_and_redacts_bound_secrets(tmp_path) -> None:
     assert results[0].exit_code == 0 and "s3cr3t-value" not in results[0].output + results[0].command
     assert "***" in results[0].output
     assert results[0].line == 10 and results[2].line == 12
+
+
+def test_a_step_cut_short_by_an_interrupt_is_reported_with_the_steps_before_it() -> None:
+    cmds = commands("echo first\nsleep 30\necho never\n")
+    main = threading.main_thread().ident
+    assert main is not None
+    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
+    results: list[StepResult] = []
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        steps.execute(cmds, cmds, {}, ENV, 30, results=results)
+    timer.join()
+    assert [(r.status, r.line) for r in results] == [("ran", 10), ("interrupted", 11)]

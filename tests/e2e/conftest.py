@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from drills.journal import Journal
 from drills.targets.local import LocalTarget, cgroups
 
 OCTET = 43  # the demo sandbox uses 127.42.0.0/16; tests never touch it
@@ -44,3 +48,24 @@ def desired(objects: dict[str, dict]) -> dict[str, object]:  # type: ignore[type
     """Desired state without what controllers record (PVCs appear once, revisions move)."""
     return {k: {"spec": v.get("spec"), "data": v.get("data")} for k, v in objects.items()
             if v["kind"] not in ("PersistentVolumeClaim",)}
+
+
+def entered(journal_path: Path, phase: str) -> bool:
+    """Whether a drill in the journal has entered ``phase``, read from its phase history: a phase that lasted
+    a few milliseconds is still on record after it ended, so polling cannot miss it."""
+    try:
+        return any(mark.phase == phase for e in Journal(journal_path).entries() for mark in e.phases)
+    except (json.JSONDecodeError, ValueError):  # a journal from an older version of drillbook
+        return False
+
+
+def wait_for_phase(journal_path: Path, phase: str, proc: subprocess.Popen[bytes] | None = None,
+                   timeout_s: float = 180) -> None:
+    """Return once the runner has entered ``phase`` (it may already be in a later one)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and (proc is None or proc.poll() is None):
+        if entered(journal_path, phase):
+            return
+        time.sleep(0.005)
+    exit_code = "" if proc is None else f" (exit {proc.poll()})"
+    raise AssertionError(f"the runner never reached phase {phase!r}{exit_code}")

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from drills.runner import RunContext, run_drill
 from drills.specs import CATALOG_DIR, load_spec, resolve
 from drills.targets.base import WorkloadRef
 from drills.targets.local import LocalTarget
+from tests.e2e.conftest import wait_for_phase
 
 pytestmark = pytest.mark.slow
 SPEC = CATALOG_DIR / "agent-down" / "oom.yaml"
@@ -69,15 +69,6 @@ def _start_cli(sandbox: LocalTarget, tmp_path: Path, journal_path: Path) -> subp
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def _wait_for_phase(journal_path: Path, phase: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(e.phase == phase for e in Journal(journal_path).entries()):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"journal never reached phase {phase!r}")
-
-
 def _assert_clean(sandbox: LocalTarget, journal_path: Path, before: object) -> None:
     assert Journal(journal_path).entries() == []
     assert baseline(sandbox) == before
@@ -90,7 +81,7 @@ def test_ctrl_c_during_the_fault_reverts_it(sandbox: LocalTarget, tmp_path: Path
     before = baseline(sandbox)
     proc = _start_cli(sandbox, tmp_path, journal_path)
     try:
-        _wait_for_phase(journal_path, "injected")
+        wait_for_phase(journal_path, "injected", proc)
         assert sandbox.get_config("drillbook-system", "loadgen-config")["CONTEXT_KB"] == "8192"
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=180)
@@ -108,7 +99,7 @@ def test_kill_9_then_the_next_run_reverts_from_the_journal_first(sandbox: LocalT
     before = baseline(sandbox)
     proc = _start_cli(sandbox, tmp_path, journal_path)
     try:
-        _wait_for_phase(journal_path, "injected")
+        wait_for_phase(journal_path, "injected", proc)
     finally:
         proc.kill()
         proc.communicate()
