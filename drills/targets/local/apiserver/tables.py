@@ -43,11 +43,9 @@ _COLUMNS: dict[str, tuple[tuple[str, str, int, str], ...]] = {
     "Deployment": (_NAME, ("Ready", "string", 0, "Ready replicas out of desired."),
                    ("Up-to-date", "string", 0, "Replicas running the current template."),
                    ("Available", "string", 0, "Replicas available to serve."), _AGE, *_WORKLOAD_WIDE),
-    "ReplicaSet": (_NAME, ("Desired", "integer", 0, "Desired replicas."),
-                   ("Current", "integer", 0, "Observed replicas."),
+    "ReplicaSet": (_NAME, ("Desired", "integer", 0, "Desired replicas."), ("Current", "integer", 0, "Replicas."),
                    ("Ready", "integer", 0, "Ready replicas."), _AGE, *_WORKLOAD_WIDE),
-    "StatefulSet": (_NAME, ("Ready", "string", 0, "Ready replicas out of desired."), _AGE,
-                    *_WORKLOAD_WIDE[:2]),
+    "StatefulSet": (_NAME, ("Ready", "string", 0, "Ready replicas out of desired."), _AGE, *_WORKLOAD_WIDE[:2]),
     "DaemonSet": (_NAME, ("Desired", "integer", 0, "Nodes that should run the daemon pod."),
                   ("Current", "integer", 0, "Nodes running at least one daemon pod."),
                   ("Ready", "integer", 0, "Nodes whose daemon pod is ready."),
@@ -56,40 +54,33 @@ _COLUMNS: dict[str, tuple[tuple[str, str, int, str], ...]] = {
                   ("Node Selector", "string", 0, "The pod template's node selector."), _AGE,
                   *_WORKLOAD_WIDE),
     "ControllerRevision": (_NAME, ("Controller", "string", 0, "Controller of the object"),
-                           ("Revision", "string", 0, "Revision number of this state."), _AGE),
-    "Service": (_NAME, ("Type", "string", 0, "How the service is exposed."),
-                ("Cluster-IP", "string", 0, "The service's cluster IP."),
+                           ("Revision", "string", 0, "Revision number."), _AGE),
+    "Service": (_NAME, ("Type", "string", 0, "How it is exposed."), ("Cluster-IP", "string", 0, "Cluster IP."),
                 ("External-IP", "string", 0, "Addresses reaching the service from outside."),
                 ("Port(s)", "string", 0, "The service's ports."), _AGE,
                 ("Selector", "string", 1, "Pods the service routes to.")),
     "Endpoints": (_NAME, ("Endpoints", "string", 0, "Ready addresses with their ports."), _AGE),
     "ConfigMap": (_NAME, ("Data", "string", 0, "Number of data and binaryData keys."), _AGE),
-    "Secret": (_NAME, ("Type", "string", 0, "The secret's type."),
-               ("Data", "string", 0, "Number of data keys."), _AGE),
+    "Secret": (_NAME, ("Type", "string", 0, "The secret's type."), ("Data", "string", 0, "Data keys."), _AGE),
     "Namespace": (_NAME, ("Status", "string", 0, "The status of the namespace"), _AGE),
     "NetworkPolicy": (_NAME, ("Pod-Selector", "string", 0, "Pods the policy applies to."), _AGE),
     "PodDisruptionBudget": (_NAME, ("Min Available", "string", 0, "Pods that must stay available."),
                             ("Max Unavailable", "string", 0, "Pods that may be unavailable."),
                             ("Allowed Disruptions", "integer", 0, "Evictions allowed right now."), _AGE),
     "PersistentVolumeClaim": (_NAME, ("Status", "string", 0, "The claim's phase."),
-                              ("Volume", "string", 0, "The bound volume."),
-                              ("Capacity", "string", 0, "The bound volume's capacity."),
+                              ("Volume", "string", 0, "The bound volume."), ("Capacity", "string", 0, "Its size."),
                               ("Access Modes", "string", 0, "The bound volume's access modes."),
                               ("StorageClass", "string", 0, "StorageClass of the pvc"),
                               ("VolumeAttributesClass", "string", 0, "VolumeAttributesClass of the pvc"),
                               _AGE, ("VolumeMode", "string", 1, "Filesystem or Block.")),
-    "Node": (_NAME, ("Status", "string", 0, "The status of the node"),
-             ("Roles", "string", 0, "The roles of the node"), _AGE,
+    "Node": (_NAME, ("Status", "string", 0, "The status of the node"), ("Roles", "string", 0, "Node roles"), _AGE,
              ("Version", "string", 0, "Kubelet version."), ("Internal-IP", "string", 1, "First InternalIP."),
              ("External-IP", "string", 1, "First ExternalIP."), ("OS-Image", "string", 1, "OS image."),
-             ("Kernel-Version", "string", 1, "Kernel version."),
-             ("Container-Runtime", "string", 1, "Container runtime and version.")),
+             ("Kernel-Version", "string", 1, "Kernel version."), ("Container-Runtime", "string", 1, "Runtime.")),
     "Event": (("Last Seen", "string", 0, "When the event last happened."),
               ("Type", "string", 0, "Normal or Warning."), ("Reason", "string", 0, "Why it happened."),
-              ("Object", "string", 0, "The object it is about."),
-              ("Subobject", "string", 1, "The field of the object it is about."),
-              ("Source", "string", 1, "The component that reported it."),
-              ("Message", "string", 0, "What happened."),
+              ("Object", "string", 0, "The object it is about."), ("Subobject", "string", 1, "Its field."),
+              ("Source", "string", 1, "The component that reported it."), ("Message", "string", 0, "What."),
               ("First Seen", "string", 1, "When the event first happened."),
               ("Count", "string", 1, "How often it happened."), ("Name", "string", 1, _NAME_DOC)),
 }
@@ -133,9 +124,10 @@ def _epoch(value: Any) -> float | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value).timestamp()
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()  # RFC 3339 says UTC
 
 
 def _since(value: Any, now: float) -> str:
@@ -406,15 +398,14 @@ def _event(obj: Obj, now: float) -> list[Cell]:
             obj.get("metadata", {}).get("name", "")]
 
 
-def _int_or_string(value: Any) -> str:
+def _int_or_string(value: Any) -> str:  # a PDB's minAvailable/maxUnavailable: 1 or "50%"
     return "N/A" if value is None else str(value)
 
 
 _ROWS: dict[str, Callable[[Obj, float], list[Cell]]] = {
-    "Pod": _pod,
-    "Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset, "DaemonSet": _daemonset,
-    "ControllerRevision": _controller_revision, "Service": _service, "Endpoints": _endpoints,
-    "PersistentVolumeClaim": _pvc, "Node": _node,
+    "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset,
+    "DaemonSet": _daemonset, "ControllerRevision": _controller_revision, "Service": _service,
+    "Endpoints": _endpoints, "PersistentVolumeClaim": _pvc, "Node": _node,
     "ConfigMap": lambda o, now: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o, now)],
     "Secret": lambda o, now: [o.get("type", "Opaque"), len(o.get("data") or {}), _age(o, now)],
     "Namespace": lambda o, now: [o.get("status", {}).get("phase", ""), _age(o, now)],
@@ -496,12 +487,9 @@ def _media_params(media_range: str) -> tuple[str, dict[str, str]]:
 
 
 def wants_table(accept_header: str) -> bool:
-    """Whether the Accept header asks for a meta.k8s.io/v1 Table (kubectl get's first choice).
-
-    kubectl sends ``application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;
-    g=meta.k8s.io,application/json``. Only the v1 Table is served; a client that accepts no v1 Table
-    (``-o json``, the Python client) gets the plain list.
-    """
+    """Whether the Accept header asks for a meta.k8s.io/v1 Table, as ``kubectl get`` does first
+    (``application/json;as=Table;v=v1;g=meta.k8s.io,...,application/json``). Only v1 Tables are served:
+    a client accepting none (``-o json``, the Python client) gets the plain list."""
     for media_range in accept_header.split(","):
         kind, params = _media_params(media_range)
         if (kind in ("application/json", "*/*", "application/*") and params.get("as") == "Table"
