@@ -128,6 +128,11 @@ POD_CASES = {
     "sidecar restarts count": (pod([running(restarts=1)], init_specs=SIDECAR,
                                    inits=[{**running(restarts=3), "name": "side", "started": True}]),
                                "2/2", "Running", "4"),
+    "sidecar past the failed init not counted": (
+        pod([waiting("CrashLoopBackOff", restarts=1)], init_specs=[{"name": "i0"}, *SIDECAR], conditions=INITIALIZED,
+            inits=[terminated("i0", exitCode=1, reason="Error"),
+                   {**running(restarts=3), "name": "side", "started": True}]),
+        "0/2", "CrashLoopBackOff", "1"),
     "restarts without finishedAt": (pod([waiting("CrashLoopBackOff", restarts=5)]), "0/1", "CrashLoopBackOff", "5"),
     "initializing counts init restarts only": (
         pod([{**running(restarts=7), "name": "main"}], phase="Pending", init_specs=INITS,
