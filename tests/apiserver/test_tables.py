@@ -4,6 +4,7 @@ then the real kubectl 1.37.1 printing them from a throwaway loopback API server.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 import time
@@ -485,6 +486,19 @@ def _app(requests: list[tuple[str, str, dict[str, str]]]) -> Any:
     async def apps_v1(_: Any) -> Any:
         return resource_list("apps/v1")
 
+    async def watch(request: Any, items: list[dict[str, Any]], now: float) -> Any:
+        """Two events after the list, each a one-row Table without columns, then the stream ends."""
+        restarted = {**items[0], "status": {**items[0]["status"], "containerStatuses": [
+            {**items[0]["status"]["containerStatuses"][0], "restartCount": 3}]}}
+        stream = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await stream.prepare(request)
+        for rv, (event, item) in enumerate([("MODIFIED", restarted), ("DELETED", items[1])], start=8):
+            body = table("Pod", [item], resource_version=str(rv), include_object=request.query.get("includeObject"),
+                         now=now, with_definitions=False)
+            await stream.write(json.dumps({"type": event, "object": body}).encode() + b"\n")
+        await stream.write_eof()
+        return stream
+
     async def listing(request: Any) -> Any:
         accept = request.headers.get("Accept", "")
         requests.append((request.path, accept, dict(request.query)))
@@ -493,6 +507,8 @@ def _app(requests: list[tuple[str, str, dict[str, str]]]) -> Any:
         kind = _RESOURCES[resource][0]
         everything = {"pods": _pods(now), **_others(now)}[resource]
         items = [o for o in everything if namespace in (None, o["metadata"]["namespace"])]
+        if request.query.get("watch") == "true":  # kubectl get -w: LIST, then WATCH from its resourceVersion
+            return await watch(request, items, now)
         if not wants_table(accept):
             return web.json_response({"kind": f"{kind}List", "apiVersion": _RESOURCES[resource][1],
                                       "metadata": {"resourceVersion": "7"}, "items": items})
@@ -549,7 +565,8 @@ async def _run_all(tmp_path: Path) -> tuple[dict[str, tuple[int, str, str]], lis
                           "sorted": ("get", "pods", "--sort-by=.metadata.name"),
                           "empty": ("get", "pods", "-n", "nothing-here"),
                           "deploy": ("get", "deployments", "-o", "wide"),
-                          "default": ("get", "serviceaccounts")}.items():
+                          "default": ("get", "serviceaccounts"),
+                          "watch": ("get", "pods", "-w", "--output-watch-events")}.items():
             runs[key] = await _kubectl(tmp_path, *args)
         return runs, requests
     finally:
@@ -591,6 +608,13 @@ def test_real_kubectl_prints_our_tables(tmp_path: Path) -> None:
         ["web", "2/3", "3", "2", "3h5m", "main", "nginx:1", "app=web"],
     ]
     assert _grid(runs["default"][1]) == [["NAME", "CREATED AT"], ["default", "2024-05-06T07:08:09Z"]]
+    assert _grid(runs["watch"][1]) == [
+        ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        ["ADDED", "web-1", "1/1", "Running", "2 (15m ago)", "5h"],
+        ["ADDED", "api-0", "0/1", "CrashLoopBackOff", "5 (5h ago)", "47h"],
+        ["MODIFIED", "web-1", "1/1", "Running", "3 (15m ago)", "5h"],
+        ["DELETED", "api-0", "0/1", "CrashLoopBackOff", "5 (5h ago)", "47h"],
+    ]
     assert runs["empty"][1] == "" and "No resources found in nothing-here namespace." in runs["empty"][2]
 
     # kubectl asked for Tables, and for full objects only when sorting.
