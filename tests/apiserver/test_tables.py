@@ -155,6 +155,8 @@ def test_pod_wide_cells() -> None:
                 conditions=[{"type": "a", "status": "True"}, {"type": "b", "status": "False"}],
                 status={"podIPs": [{"ip": "10.1.0.4"}, {"ip": "fd00::4"}], "nominatedNodeName": "n2"})
     assert row_cells("Pod", gated, NOW)[5:] == ["10.1.0.4", "n1", "n2", "1/2"]
+    legacy = pod([running()], status={"podIP": "10.1.0.5"})
+    assert row_cells("Pod", legacy, NOW)[5] == "10.1.0.5"
 
 
 def test_pod_columns() -> None:

@@ -247,8 +247,8 @@ def _pod(pod: Obj, now: float) -> list[Cell]:
     gates = [g.get("conditionType") for g in spec.get("readinessGates") or []]
     gates_text = f"{sum(conditions.get(g, {}).get('status') == 'True' for g in gates)}/{len(gates)}" if gates \
         else "<none>"
-    ips = status.get("podIPs") or []
-    return [f"{ready}/{total}", reason, restarts_text, _age(pod, now), (ips[0].get("ip") if ips else "") or "<none>",
+    ips = status.get("podIPs") or [{"ip": status.get("podIP")}]  # the API server fills podIPs from podIP
+    return [f"{ready}/{total}", reason, restarts_text, _age(pod, now), ips[0].get("ip") or "<none>",
             spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>", gates_text]
 
 
