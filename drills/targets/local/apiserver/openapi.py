@@ -141,14 +141,12 @@ def _document(gv: str) -> dict[str, Any] | None:
     resources = SERVED.get(gv)
     if resources is None:
         return None
-    roots: list[str] = list(_COMMON)
-    for name in EXTRA_DEFINITIONS.get(gv, ()):
-        roots.append(name)
+    roots = [*_COMMON, *EXTRA_DEFINITIONS.get(gv, ())]
     for res in resources:
         for kind in (res.kind, res.kind + "List"):
-            name = definition_name(gv, kind)
-            if name:
-                roots.append(name)
+            found = definition_name(gv, kind)
+            if found:
+                roots.append(found)
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.37.0"},
