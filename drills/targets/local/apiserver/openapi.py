@@ -80,7 +80,10 @@ EXTRA_DEFINITIONS: Mapping[str, tuple[str, ...]] = {
     "apps/v1": (_SCALE,),
     "autoscaling/v1": (_SCALE,),
 }
-_SUBRESOURCE_KIND: Mapping[str, tuple[str, str, str]] = {"scale": ("autoscaling", "v1", "Scale"), "eviction": ("policy", "v1", "Eviction")}
+_SUBRESOURCE_KIND: Mapping[str, tuple[str, str, str]] = {
+    "scale": ("autoscaling", "v1", "Scale"),
+    "eviction": ("policy", "v1", "Eviction"),
+}
 
 # Definitions every group-version document carries besides its kinds (request and response bodies).
 _COMMON = (
@@ -260,15 +263,32 @@ _QUERY: Mapping[str, tuple[dict[str, Any], str]] = {
     "propagationPolicy": (_STRING, "Orphan, Background or Foreground garbage collection of dependents"),
     "resourceVersion": (_STRING, "which version of the data may be served"),
     "resourceVersionMatch": (_STRING, "how resourceVersion is applied"),
-    "sendInitialEvents": ({"type": "boolean", "uniqueItems": True}, "watch: start with synthetic ADDED events"),
+    "sendInitialEvents": (
+        {"type": "boolean", "uniqueItems": True},
+        "watch: start with synthetic ADDED events",
+    ),
     "timeoutSeconds": ({"type": "integer", "uniqueItems": True}, "list/watch timeout"),
     "watch": ({"type": "boolean", "uniqueItems": True}, "watch for changes instead of listing"),
 }
-_LIST_PARAMS = ("allowWatchBookmarks", "continue", "fieldSelector", "labelSelector", "limit",
-                "resourceVersion", "resourceVersionMatch", "sendInitialEvents", "timeoutSeconds", "watch")
+_LIST_PARAMS = (
+    "allowWatchBookmarks",
+    "continue",
+    "fieldSelector",
+    "labelSelector",
+    "limit",
+    "resourceVersion",
+    "resourceVersionMatch",
+    "sendInitialEvents",
+    "timeoutSeconds",
+    "watch",
+)
 _WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation")
-_PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
-                "application/strategic-merge-patch+json")
+_PATCH_TYPES = (
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
 
 
 def _query(names: Iterable[str]) -> list[dict[str, Any]]:
@@ -283,8 +303,14 @@ def _body(definition: str) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": _ref(definition)}}, "description": "OK"}
 
 
-def _operation(action: str, op_id: str, gvk: tuple[str, str, str], response: str,
-               params: Iterable[str], body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _operation(
+    action: str,
+    op_id: str,
+    gvk: tuple[str, str, str],
+    response: str,
+    params: Iterable[str],
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     group, version, kind = gvk
     op: dict[str, Any] = {
         "operationId": op_id,
@@ -315,19 +341,28 @@ def _paths(gv: str) -> dict[str, Any]:
         gvk = (group, version, res.kind)
         name = definition_name(gv, res.kind) or ""
         ns = "Namespaced" if res.namespaced else ""
-        base = f"{prefix}/namespaces/{{namespace}}/{res.plural}" if res.namespaced else f"{prefix}/{res.plural}"
+        base = (
+            f"{prefix}/namespaces/{{namespace}}/{res.plural}" if res.namespaced else f"{prefix}/{res.plural}"
+        )
         scope = [_path_param("namespace", "the object's namespace")] if res.namespaced else []
         idp = _id_prefix(gv)
         out[base] = {
             "parameters": scope,
             "get": _operation("list", f"list{idp}{ns}{res.kind}", gvk, name + "List", _LIST_PARAMS),
-            "post": _operation("post", f"create{idp}{ns}{res.kind}", gvk, name, _WRITE_PARAMS,
-                               {"*/*": {"schema": _ref(name)}}),
+            "post": _operation(
+                "post",
+                f"create{idp}{ns}{res.kind}",
+                gvk,
+                name,
+                _WRITE_PARAMS,
+                {"*/*": {"schema": _ref(name)}},
+            ),
         }
         if res.namespaced:
             out[f"{prefix}/{res.plural}"] = {
-                "get": _operation("list", f"list{idp}{res.kind}ForAllNamespaces", gvk, name + "List",
-                                  _LIST_PARAMS),
+                "get": _operation(
+                    "list", f"list{idp}{res.kind}ForAllNamespaces", gvk, name + "List", _LIST_PARAMS
+                ),
             }
         item = [_path_param("name", f"name of the {res.kind}"), *scope]
         out[f"{base}/{{name}}"] = {"parameters": item, **_item_operations(f"{idp}{ns}{res.kind}", gvk, name)}
@@ -338,8 +373,14 @@ def _paths(gv: str) -> dict[str, Any]:
             if sub == "eviction":
                 out[f"{base}/{{name}}/{sub}"] = {
                     "parameters": item,
-                    "post": _operation("post", f"create{idp}{ns}{res.kind}{suffix}", sub_gvk, sub_def,
-                                       _WRITE_PARAMS, {"*/*": {"schema": _ref(sub_def)}}),
+                    "post": _operation(
+                        "post",
+                        f"create{idp}{ns}{res.kind}{suffix}",
+                        sub_gvk,
+                        sub_def,
+                        _WRITE_PARAMS,
+                        {"*/*": {"schema": _ref(sub_def)}},
+                    ),
                 }
             else:
                 ops = _item_operations(f"{idp}{ns}{res.kind}{suffix}", sub_gvk, sub_def, delete=False)
@@ -347,19 +388,30 @@ def _paths(gv: str) -> dict[str, Any]:
     return out
 
 
-def _item_operations(op_suffix: str, gvk: tuple[str, str, str], definition: str,
-                     delete: bool = True) -> dict[str, Any]:
+def _item_operations(
+    op_suffix: str, gvk: tuple[str, str, str], definition: str, delete: bool = True
+) -> dict[str, Any]:
     patch_body = {t: {"schema": _ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")} for t in _PATCH_TYPES}
     ops = {
         "get": _operation("get", f"read{op_suffix}", gvk, definition, ()),
-        "put": _operation("put", f"replace{op_suffix}", gvk, definition, _WRITE_PARAMS,
-                          {"*/*": {"schema": _ref(definition)}}),
-        "patch": _operation("patch", f"patch{op_suffix}", gvk, definition, (*_WRITE_PARAMS, "force"),
-                            patch_body),
+        "put": _operation(
+            "put",
+            f"replace{op_suffix}",
+            gvk,
+            definition,
+            _WRITE_PARAMS,
+            {"*/*": {"schema": _ref(definition)}},
+        ),
+        "patch": _operation(
+            "patch", f"patch{op_suffix}", gvk, definition, (*_WRITE_PARAMS, "force"), patch_body
+        ),
     }
     if delete:
         ops["delete"] = _operation(
-            "delete", f"delete{op_suffix}", gvk, "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
+            "delete",
+            f"delete{op_suffix}",
+            gvk,
+            "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
             ("dryRun", "gracePeriodSeconds", "propagationPolicy"),
             {"*/*": {"schema": _ref("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")}},
         )

@@ -73,7 +73,8 @@ def _internal(message: str) -> PatchError:
 
 def unsupported(accepted: tuple[str, ...] = PATCH_TYPES) -> PatchError:
     return PatchError(
-        415, "UnsupportedMediaType",
+        415,
+        "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media types include: "
         + ", ".join(accepted),
     )
@@ -144,7 +145,9 @@ def _schema_of(obj: Obj, patch: Any) -> Field | None:
 
 def _strategic(obj: Obj, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        raise _bad_request(f"json: cannot unmarshal {type(patch).__name__} into Go value of type map[string]interface {{}}")
+        raise _bad_request(
+            f"json: cannot unmarshal {type(patch).__name__} into Go value of type map[string]interface {{}}"
+        )
     schema = _schema_of(obj, None)
     if schema is None:
         raise unsupported((JSON_PATCH, MERGE_PATCH, APPLY_PATCH))
@@ -185,7 +188,9 @@ def _smp_map(original: Obj, patch: Obj, schema: Field | None) -> Obj:
             original[key] = value if "replace" in strategies else _smp_map(current, value, sub)
         elif isinstance(current, list):
             if "merge" in strategies or delete_list:
-                original[key] = _smp_list(current, value, sub.items() if sub else None, merge_key, delete_list)
+                original[key] = _smp_list(
+                    current, value, sub.items() if sub else None, merge_key, delete_list
+                )
             else:
                 original[key] = value
         else:
@@ -202,7 +207,7 @@ def _put(target: Obj, key: str, value: Any) -> None:
 
 
 def _directive_key(key: str, prefix: str, error: str) -> str:
-    field = key[len(prefix):]
+    field = key[len(prefix) :]
     if not field:
         raise _bad_request(error)
     return field
@@ -232,7 +237,8 @@ def _set_element_orders(original: Obj, patch: Obj, schema: Field | None) -> None
             raise _bad_request(error)
         current, change = original.get(field), patch.pop(field, None)
         if (current is not None and not isinstance(current, list)) or (
-                change is not None and not isinstance(change, list)):
+            change is not None and not isinstance(change, list)
+        ):
             raise _bad_request(error)
         sub, merge_key, strategies = _meta(schema, field)
         _check_order(change or [], order, merge_key)
@@ -263,11 +269,14 @@ def _check_order(change: list[Any], order: list[Any], merge_key: str | None) -> 
             i += 1
         j += 1
     if i < len(items):
-        raise _internal(f"The order in patch list:\n{change}\n doesn't match $setElementOrder list:\n{order}\n")
+        raise _internal(
+            f"The order in patch list:\n{change}\n doesn't match $setElementOrder list:\n{order}\n"
+        )
 
 
-def _smp_list(original: list[Any], patch: list[Any], items: Field | None, merge_key: str | None,
-              delete_list: bool) -> list[Any]:
+def _smp_list(
+    original: list[Any], patch: list[Any], items: Field | None, merge_key: str | None, delete_list: bool
+) -> list[Any]:
     if not original and not patch:
         return original
     element = _element_kind(original + patch)
@@ -320,13 +329,20 @@ def _merge_by_key(original: list[Any], patch: list[Any], key: str, items: Field 
     return original
 
 
-def _normalize(patch_items: list[Any], server_only: list[Any], patch_order: list[Any],
-               server_order: list[Any], key: str | None) -> list[Any]:
+def _normalize(
+    patch_items: list[Any],
+    server_only: list[Any],
+    patch_order: list[Any],
+    server_order: list[Any],
+    key: str | None,
+) -> list[Any]:
     """Patch items in the patch's order, server-only items in the live order, interleaved by live order
     (apimachinery ``normalizeElementOrder`` and ``mergeSortedSlice``)."""
     deleted = [p for p in patch_items if isinstance(p, dict) and p.get(_DIRECTIVE) == "delete"]
-    patch_items = sorted((p for p in patch_items if p not in deleted),
-                         key=lambda p: _rank(patch_order, p, key)) + deleted
+    patch_items = (
+        sorted((p for p in patch_items if p not in deleted), key=lambda p: _rank(patch_order, p, key))
+        + deleted
+    )
     server_only = sorted(server_only, key=lambda s: _rank(server_order, s, key))
     out: list[Any] = []
     i = j = 0
@@ -338,7 +354,10 @@ def _normalize(patch_items: list[Any], server_only: list[Any], patch_order: list
             out.append(patch_items[j])
             j += 1
         else:
-            left, right = _position(server_order, server_only[i], key), _position(server_order, patch_items[j], key)
+            left, right = (
+                _position(server_order, server_only[i], key),
+                _position(server_order, patch_items[j], key),
+            )
             if left >= 0 and right >= 0 and left < right:
                 out.append(server_only[i])
                 i += 1
@@ -423,7 +442,9 @@ def _apply(obj: Obj, applied: Any) -> Any:
     if not isinstance(applied, dict):
         raise _bad_request("error decoding patch: the applied configuration is not an object")
     if not applied.get("apiVersion") or not applied.get("kind"):
-        raise _bad_request("error decoding patch: apiVersion and kind must be set in the applied configuration")
+        raise _bad_request(
+            "error decoding patch: apiVersion and kind must be set in the applied configuration"
+        )
     return _apply_map(obj, applied, _schema_of(applied, None))
 
 
@@ -454,8 +475,14 @@ def _apply_list(live: list[Any], applied: list[Any], schema: Field) -> list[Any]
         if not isinstance(item, dict):
             out.append(item)
             continue
-        match = next((i for i, cur in enumerate(out) if isinstance(cur, dict) and all(
-            k not in item or cur.get(k) == item[k] for k in keys)), -1)
+        match = next(
+            (
+                i
+                for i, cur in enumerate(out)
+                if isinstance(cur, dict) and all(k not in item or cur.get(k) == item[k] for k in keys)
+            ),
+            -1,
+        )
         if match >= 0:
             out[match] = _apply_map(out[match], item, schema.items())
         else:
