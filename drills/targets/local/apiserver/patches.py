@@ -114,8 +114,9 @@ def _json_patch(obj: Obj, ops: Any) -> Any:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386. Written here because it is a dozen lines; the one PyPI package for it (json-merge-patch)
-    mutates its input and is barely used."""
+    """RFC 7386; the result shares the values the patch does not touch with ``target``. Written here
+    because it is a dozen lines; the one PyPI package for it (json-merge-patch) mutates its input and is
+    barely used."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     out = dict(target) if isinstance(target, dict) else {}
@@ -133,10 +134,10 @@ def _merge_patch(obj: Obj, patch: Any) -> Any:
     return merge_patch(obj, patch)
 
 
-def _schema_of(obj: Obj, patch: Any) -> Field | None:
-    for source in (obj, patch):
-        if isinstance(source, dict) and source.get("apiVersion") and source.get("kind"):
-            return kind_schema(str(source["apiVersion"]), str(source["kind"]))
+def _schema_of(obj: Obj) -> Field | None:
+    """The schema of the object's kind, found by its own ``apiVersion`` and ``kind``."""
+    if obj.get("apiVersion") and obj.get("kind"):
+        return kind_schema(str(obj["apiVersion"]), str(obj["kind"]))
     return None
 
 
@@ -148,7 +149,7 @@ def _strategic(obj: Obj, patch: Any) -> Any:
         raise _bad_request(
             f"json: cannot unmarshal {type(patch).__name__} into Go value of type map[string]interface {{}}"
         )
-    schema = _schema_of(obj, None)
+    schema = _schema_of(obj)
     if schema is None:
         raise unsupported((JSON_PATCH, MERGE_PATCH, APPLY_PATCH))
     return _smp_map(obj, patch, schema)
@@ -445,7 +446,7 @@ def _apply(obj: Obj, applied: Any) -> Any:
         raise _bad_request(
             "error decoding patch: apiVersion and kind must be set in the applied configuration"
         )
-    return _apply_map(obj, applied, _schema_of(applied, None))
+    return _apply_map(obj, applied, _schema_of(applied))
 
 
 def _apply_map(live: Obj, applied: Obj, schema: Field | None) -> Obj:

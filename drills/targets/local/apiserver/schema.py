@@ -6,8 +6,9 @@ and strategies, server-side-apply list types). The package carries the API's def
 (``kubernetes-json-schema/v1.37.0-local/_definitions.json``, 862 definitions under ``$defs``) with the
 API's own ``x-kubernetes-*`` extensions, so no table of merge keys is written by hand here.
 
-Loading parses a 1.8 MB file (about 20-40 ms); it happens once, on first use, and is cached for the life of
-the process, so a request never pays it after the first.
+Loading parses a 1.8 MB file (measured 40-70 ms, about 3.5 MB of Python objects); it happens once, on first
+use, and is cached for the life of the process, so no request after the first pays it. A server may call
+``definitions()`` at start-up to take it off the first request.
 """
 
 from __future__ import annotations
