@@ -392,3 +392,21 @@ def test_real_kubectl_accepts_the_openapi_documents(server: FakeAPIServer, tmp_p
     assert stored()["spec"]["template"]["spec"]["containers"] == [
         {"name": "agent", "resources": {"limits": {"memory": "4Gi"}}}
     ]
+
+    # A three-way apply that reorders, removes and retains: kubectl computes $setElementOrder, $patch: delete
+    # and $retainKeys from our schema, and the server applies them.
+    web = yaml.safe_load(_manifest("web:v1", 1).replace("agent-deployment", "web"))
+    web["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}
+    web["spec"]["template"]["spec"]["containers"].append({"name": "old", "image": "old:v1"})
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump(web))
+    web["spec"]["strategy"] = {"type": "Recreate"}
+    agent = web["spec"]["template"]["spec"]["containers"][0]
+    agent["env"] = [{"name": "B", "value": "2"}]
+    web["spec"]["template"]["spec"]["containers"] = [{"name": "new", "image": "new:v1"}, agent]
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump(web))
+    live = server.objects[("deployments", "default", "web")]["spec"]
+    assert live["strategy"] == {"type": "Recreate"}
+    assert live["template"]["spec"]["containers"] == [
+        {"name": "new", "image": "new:v1"},
+        {"name": "agent", "image": "web:v1", "env": [{"name": "B", "value": "2"}]},
+    ]
