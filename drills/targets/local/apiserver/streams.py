@@ -271,13 +271,15 @@ async def _finish(process: asyncio.subprocess.Process, pumps: list[asyncio.Task[
 
 
 async def _read_client(ws: web.WebSocketResponse, process: asyncio.subprocess.Process, protocol: str) -> None:
-    """Stdin frames to the process; v5's close of channel 0 closes its stdin. Resize frames are dropped:
-    the process has no terminal to resize."""
+    """Stdin frames to the process; v5's close of channel 0 closes its stdin. Text frames count as binary,
+    as in the real server (the Python client sends ``str`` stdin as text). Resize frames are dropped: the
+    process has no terminal to resize."""
     stdin = process.stdin
     async for message in ws:
-        if message.type != WSMsgType.BINARY or not message.data:
+        if message.type not in (WSMsgType.BINARY, WSMsgType.TEXT) or not message.data:
             continue
-        channel, payload = message.data[0], message.data[1:]
+        data = message.data.encode() if isinstance(message.data, str) else message.data
+        channel, payload = data[0], data[1:]
         if stdin is None:
             continue
         if channel == STDIN and payload:
