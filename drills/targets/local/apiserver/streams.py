@@ -14,7 +14,7 @@ wire protocol that the real kubectl (1.30+) and the official ``kubernetes`` clie
 
 Errors the callbacks raise::
 
-    Exception
+    drills.errors.TargetError
     ├── StatusError  the request is refused: a meta/v1 Status with its HTTP code, before anything streams
     └── ExecError    the command could not be started: an InternalError Status on the error channel,
                      which is how a real runtime (containerd) reports it after the upgrade
@@ -39,6 +39,8 @@ from typing import IO, Any, Literal
 from aiohttp import WSMsgType, web
 from multidict import MultiMapping
 
+from drills.errors import TargetError
+
 __all__ = ["ExecError", "ExecRequest", "LogRequest", "LogSource", "StatusError", "exec_websocket",
            "logs_response"]
 
@@ -52,11 +54,12 @@ UPGRADE_REQUIRED = (f"Upgrade request required: this API server serves exec over
                     f"({V5}, {V4}; kubectl 1.30 or newer), not SPDY")
 
 
-class StatusError(Exception):
+class StatusError(TargetError):
     """A refused request, answered as a meta/v1 Status with this HTTP code; kubectl prints
     ``Error from server (<reason>): <message>``."""
 
-    def __init__(self, code: int, reason: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str,
+                 details: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
 
@@ -81,7 +84,7 @@ class StatusError(Exception):
         return web.json_response(self.status(), status=self.code)
 
 
-class ExecError(Exception):
+class ExecError(TargetError):
     """The command could not be started in the container; the message says why (for instance containerd's
     ``failed to exec in container: ... executable file not found in $PATH: unknown``)."""
 
@@ -150,16 +153,19 @@ class LogRequest:
         since_seconds = _number(query, "sinceSeconds", 1)
         since_time = None
         if "sinceTime" in query:
+            text = query["sinceTime"]
             try:
-                since_time = datetime.fromisoformat(query["sinceTime"])
+                since_time = datetime.fromisoformat(text)
             except ValueError:
-                raise StatusError.bad_request(f'parsing time "{query["sinceTime"]}" as RFC3339: invalid') from None
+                since_time = None
+            if since_time is None or since_time.tzinfo is None:  # RFC 3339 always says its offset
+                raise StatusError.bad_request(f'parsing time "{text}" as RFC3339: invalid')
             if since_seconds is not None:
                 raise StatusError.bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified")
         return cls(container=query.get("container", ""), previous=_flag(query, "previous"),
                    follow=_flag(query, "follow"), timestamps=_flag(query, "timestamps"),
-                   tail_lines=_number(query, "tailLines", 0), since_seconds=since_seconds, since_time=since_time,
-                   limit_bytes=_number(query, "limitBytes", 1))
+                   tail_lines=_number(query, "tailLines", 0), since_seconds=since_seconds,
+                   since_time=since_time, limit_bytes=_number(query, "limitBytes", 1))
 
     def cutoff(self, now: float) -> float | None:
         """Epoch seconds before which lines are left out, if the request says so."""
@@ -207,7 +213,8 @@ async def exec_websocket(request: web.Request, start: StartExec) -> web.StreamRe
     try:
         await ws.prepare(request)
         # as the kubelet: an empty frame on the lowest channel the client reads says the streams are up
-        await ws.send_bytes(bytes([STDOUT if exec_request.stdout else STDERR if exec_request.stderr else ERROR]))
+        first = STDOUT if exec_request.stdout else STDERR if exec_request.stderr else ERROR
+        await ws.send_bytes(bytes([first]))
         if process is None:
             await _send_status(ws, _internal_error(str(failure)))
         else:
@@ -217,7 +224,8 @@ async def exec_websocket(request: web.Request, start: StartExec) -> web.StreamRe
     finally:
         if process is not None:
             await _reap(process)
-        await ws.close()
+        if ws.prepared:
+            await ws.close()
     return ws
 
 
@@ -228,15 +236,17 @@ def _negotiate(request: web.Request) -> str:
     for protocol in offered:
         if protocol in (V5, V4):
             return protocol
-    raise StatusError.bad_request(f"unsupported WebSocket subprotocol(s) {offered}: this server speaks {V5}, {V4}")
+    raise StatusError.bad_request(f"unsupported WebSocket subprotocol(s) {offered}: "
+                                  f"this server speaks {V5}, {V4}")
 
 
 async def _relay(ws: web.WebSocketResponse, process: asyncio.subprocess.Process, exec_request: ExecRequest,
                  protocol: str) -> None:
     """Stream until the process has exited and its output is drained, then send its exit Status; or until
     the client has gone, then kill it."""
+    outputs = ((process.stdout, STDOUT), (process.stderr, STDERR))
     pumps = [asyncio.create_task(_pump(stream, channel, ws))
-             for stream, channel in ((process.stdout, STDOUT), (process.stderr, STDERR)) if stream is not None]
+             for stream, channel in outputs if stream is not None]
     reader = asyncio.create_task(_read_client(ws, process, protocol))
     finished = asyncio.create_task(_finish(process, pumps))
     try:
@@ -315,7 +325,8 @@ def _exit_status(command: tuple[str, ...], code: int) -> dict[str, Any]:
     return {"metadata": {}, "status": "Failure",
             "message": f"command terminated with non-zero exit code: error executing command "
                        f"[{' '.join(command)}], exit code {code}",
-            "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
 def _internal_error(message: str) -> dict[str, Any]:
@@ -426,7 +437,8 @@ def _tail_offset(handle: IO[bytes], lines: int) -> int:
     return 0
 
 
-_CRI = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) (?:stdout|stderr) ([PF]) ")
+_CRI = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) "
+                  rb"(?:stdout|stderr) ([PF]) ")
 
 
 def _cri_line(line: bytes, timestamps: bool, cutoff: float | None) -> bytes:
