@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 import requests
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from kubernetes import client
 from kubernetes.stream import stream
 
@@ -76,6 +77,7 @@ class Cluster:
         self.format: str = "plain"
         self.polls = 0
         self.processes: list[asyncio.subprocess.Process] = []
+        self.errors: list[BaseException] = []  # what escaped a handler (aiohttp would only log it)
 
     def pod(self, request: web.Request) -> None:
         if request.match_info["name"] != "p1":
@@ -135,7 +137,15 @@ def app_for(cluster: Cluster) -> web.Application:
     async def log(request: web.Request) -> web.StreamResponse:
         return await logs_response(request, lambda log_request: cluster.open_log(request, log_request))
 
-    app = web.Application()
+    @web.middleware
+    async def record_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BaseException as err:
+            cluster.errors.append(err)
+            raise
+
+    app = web.Application(middlewares=[record_errors])
     pods = "/api/v1/namespaces/{namespace}/pods/{name}"
     app.add_routes([web.get("/api", api), web.get("/apis", apis), web.get("/api/v1", v1), web.get(pods, pod),
                     web.get(pods + "/exec", exec_), web.post(pods + "/exec", exec_),
@@ -185,6 +195,7 @@ def cluster(tmp_path: Path) -> Cluster:
 def server(cluster: Cluster) -> Iterator[Server]:
     with Server(app_for(cluster)) as running:
         yield running
+    assert cluster.errors == []
 
 
 class Kubectl:
@@ -339,12 +350,13 @@ def test_refusals_before_the_upgrade_are_statuses(server: Server) -> None:
 def test_the_process_is_killed_when_the_client_goes_away(cluster: Cluster, server: Server) -> None:
     async def leave() -> None:
         async with aiohttp.ClientSession() as session, \
-                session.ws_connect(exec_url(server, "sleep", "30", stdout="true"), protocols=(V5,)) as ws:
+                session.ws_connect(exec_url(server, "yes", stdout="true"), protocols=(V5,)) as ws:
             assert (await ws.receive_bytes()) == b"\x01"
+            assert (await ws.receive_bytes()).startswith(b"\x01y\n")
     asyncio.run(leave())
     deadline = time.monotonic() + 10
     while not cluster.processes or cluster.processes[0].returncode is None:
-        assert time.monotonic() < deadline, "sleep 30 still runs after its client left"
+        assert time.monotonic() < deadline, "yes still runs after its client left"
         time.sleep(0.05)
     assert cluster.processes[0].returncode == -9
 
@@ -455,3 +467,15 @@ def test_client_reads_logs(cluster: Cluster, core: client.CoreV1Api) -> None:
     assert previous.value.status == 400
     assert json.loads(previous.value.body or "{}")["message"] == (
         'previous terminated container "main" in pod "p1" not found')
+
+
+def test_a_followed_log_ends_when_the_container_restarts(cluster: Cluster, server: Server) -> None:
+    cluster.log.write_text("old run\n")
+    with requests.get(log_url(server, follow="true"), stream=True, timeout=10) as response:
+        chunks = response.iter_content(None)
+        assert next(chunks) == b"old run\n"
+        with cluster.log.open("a") as log:
+            log.write("its last line\n")
+        cluster.log.rename(cluster.previous)  # the runtime's restart: the old log moves, a new one starts
+        cluster.log.write_text("new run\n")
+        assert b"".join(chunks) == b"its last line\n"
