@@ -257,8 +257,8 @@ async def _relay(ws: web.WebSocketResponse, process: asyncio.subprocess.Process,
         # the reader ends when ws.close() feeds it the closing message; the rest are cancelled if pending
         for task in (*pumps, finished):
             task.cancel()
-        await _reap(process)
         await asyncio.gather(*pumps, finished, return_exceptions=True)
+        await _reap(process)
         if not reader.done():
             await ws.close()
         await asyncio.gather(reader, return_exceptions=True)
@@ -304,7 +304,11 @@ async def _read_client(ws: web.WebSocketResponse, process: asyncio.subprocess.Pr
 
 
 async def _reap(process: asyncio.subprocess.Process) -> None:
-    """Kill the process if it still runs (its whole group when it leads one) and collect it."""
+    """Kill the process if it still runs (its whole group when it leads one) and collect it.
+
+    ``wait()`` also waits for the output pipes to close, and asyncio stops reading a pipe whose buffer is
+    full: what the process wrote last is read and dropped first, or a chatty process (``yes``) is never
+    collected."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             if os.getpgid(process.pid) == process.pid:
@@ -313,6 +317,9 @@ async def _reap(process: asyncio.subprocess.Process) -> None:
                 process.kill()
     if process.stdin is not None:
         process.stdin.close()
+    for stream in (process.stdout, process.stderr):
+        while stream is not None and await stream.read(CHUNK):
+            pass
     await process.wait()
 
 
