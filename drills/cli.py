@@ -236,6 +236,16 @@ def up(sandbox: SandboxOpt = None, profile: ProfileOpt = "fast") -> None:
     except DrillbookError as exc:
         _fail(exc, 1)
     console.print(f"sandbox up at {tgt.root}; Prometheus {tgt.prometheus_url()}")
+    console.print(f"kubeconfig: {tgt.kubeconfig}  (KUBECONFIG=$(drillbook kubeconfig) kubectl get pods -A)")
+
+
+@app.command("kubeconfig")
+def kubeconfig_path(sandbox: SandboxOpt = None) -> None:
+    """Print the embedded cluster's kubeconfig path alone, for ``KUBECONFIG=$(drillbook kubeconfig)``."""
+    tgt = _local(sandbox)
+    if not tgt.kubeconfig.exists():
+        _fail(DrillbookError(f"no embedded cluster at {tgt.root}: run `drillbook up` first"), 1)
+    print(tgt.kubeconfig)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from typing import Any
 from drills.targets.local.controller import Controller
 from drills.targets.local.dns import service_addresses
 from drills.targets.local.infra import PROMETHEUS_PORT
-from drills.targets.local.kubectl_exec import (
+from drills.targets.local.podexec import (
     alias_ports,
     exec_argv,
     loopback_to_pod,

@@ -14,6 +14,7 @@ from drills.errors import TargetError
 from drills.targets import allowlist
 from drills.targets.base import ExecResult, PodState, WorkloadRef
 from drills.targets.local import cgroups, operations, sandbox
+from drills.targets.local.apiserver.kubeconfig import kubeconfig_path
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.images import ImageStore, default_images
 from drills.targets.local.infra import PROMETHEUS_PORT
@@ -44,13 +45,17 @@ class LocalTarget:
 
     def ensure_up(self) -> None:
         sandbox.up(self.root, profile=self.profile, octet=self.octet, name=self.sandbox_name)
-        self._install_kubectl()
 
     def down(self) -> None:
         sandbox.down(self.root)
 
     def wait_steady(self, timeout_s: float = 90) -> None:
         sandbox.wait_ready(self.root, timeout_s)
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The embedded cluster's kubeconfig (context ``drillbook-local``)."""
+        return kubeconfig_path(self.root)
 
     @property
     def config(self) -> SandboxConfig:
@@ -193,9 +198,9 @@ class LocalTarget:
                               f"--timeout={int(timeout_s)}s"], timeout_s + 10)
 
     def _kubectl(self, args: list[str], timeout_s: float) -> ExecResult:
-        """Compound operations (exec, drain with eviction retries) go through the sandbox's own kubectl."""
-        done = subprocess.run([sys.executable, "-m", "drills.targets.local.kubectl", *args], capture_output=True,
-                              text=True, env=self.step_environment(), timeout=timeout_s, stdin=subprocess.DEVNULL)
+        """Compound operations (exec, drain with eviction retries) go through the real kubectl and the API."""
+        done = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=self.step_environment(),
+                              timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
         return ExecResult(done.returncode, done.stdout + done.stderr)
 
     def snapshot(self) -> dict[str, Any]:
@@ -213,18 +218,13 @@ class LocalTarget:
 
     # -- runbook steps ---------------------------------------------------------------------------
     def step_environment(self) -> dict[str, str]:
+        """The real kubectl (the pinned one installed beside drillbook) first on PATH, talking to the embedded
+        cluster's API server through its kubeconfig; discovery cached per sandbox."""
         env = dict(os.environ)
-        env["PATH"] = f"{self.root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env["DRILLBOOK_SANDBOX"] = str(self.root)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["KUBECACHEDIR"] = str(self.root / "kube-cache")
         return env
-
-    def _install_kubectl(self) -> None:
-        """A ``kubectl`` on the steps' PATH that speaks to this sandbox, so runbook commands run as written."""
-        bin_dir = self.root / "bin"
-        bin_dir.mkdir(parents=True, exist_ok=True)
-        script = bin_dir / "kubectl"
-        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m drills.targets.local.kubectl "$@"\n')
-        script.chmod(0o755)
 
 
 def _content(obj: dict[str, Any]) -> Any:

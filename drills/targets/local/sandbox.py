@@ -22,6 +22,7 @@ import yaml
 
 from drills.errors import TargetError
 from drills.targets.local import cgroups, netpol
+from drills.targets.local.apiserver import kubeconfig
 from drills.targets.local.config import PROFILES, SandboxConfig
 from drills.targets.local.images import ImageStore
 from drills.targets.local.infra import infrastructure, nodes
@@ -44,8 +45,13 @@ def app_manifests() -> list[dict[str, Any]]:
 
 
 def controller_pid(root: Path) -> int | None:
+    return _pid(root / "controller.pid")
+
+
+def _pid(path: Path) -> int | None:
+    """The pid a pid file names, if that process is alive."""
     try:
-        pid = int((root / "controller.pid").read_text())
+        pid = int(path.read_text())
     except (FileNotFoundError, ValueError):
         return None
     try:
@@ -63,7 +69,12 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
     """Start the sandbox (or keep the running one) and return its config."""
     root.mkdir(parents=True, exist_ok=True)
     if is_up(root):
-        return SandboxConfig.load(root)
+        config = SandboxConfig.load(root)
+        if _pid(root / "apiserver.pid") is None:  # it died (or an older drillbook started this sandbox)
+            kubeconfig.write(root, config.controller_address)
+            _start_daemon(root, "apiserver", "drills.targets.local.apiserver")
+            _wait_listening(config.controller_address, kubeconfig.PORT, root / "apiserver.log")
+        return config
     config = SandboxConfig(name=name, octet=octet, profile=PROFILES[profile])
     if _address_in_use(config.controller_address, 8081):
         raise TargetError(f"another sandbox already runs on 127.{octet}.0.0/16; stop it with `drillbook down "
@@ -75,17 +86,39 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
         store.apply(obj)
     baseline = store.snapshot()
     (root / "baseline.json").write_text(json.dumps(baseline))
-    with open(root / "controller.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "drills.targets.local.controller", str(root)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    _DAEMONS[proc.pid] = proc  # outlives this call on purpose; down() reaps it if we started it
-    (root / "controller.pid").write_text(str(proc.pid))
+    kubeconfig.write(root, config.controller_address)
+    _start_daemon(root, "controller", "drills.targets.local.controller")
+    _start_daemon(root, "apiserver", "drills.targets.local.apiserver")
+    _wait_listening(config.controller_address, kubeconfig.PORT, root / "apiserver.log")
     return config
 
 
+def _start_daemon(root: Path, name: str, module: str) -> None:
+    with open(root / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", module, str(root)], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    _DAEMONS[proc.pid] = proc  # outlives this call on purpose; down() reaps it if we started it
+    (root / f"{name}.pid").write_text(str(proc.pid))
+
+
+def _wait_listening(address: str, port: int, log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _address_in_use(address, port):
+            return
+        time.sleep(0.05)
+    raise TargetError(f"the embedded cluster's API server did not start listening on {address}:{port}; see {log}")
+
+
 def down(root: Path, timeout_s: float = 20) -> None:
-    """Stop the controller (it stops its pods); kill what is left if it does not stop in time."""
+    """Stop the API server and the controller (it stops its pods); kill what is left if it does not stop."""
+    api = _pid(root / "apiserver.pid")
+    if api is not None:
+        try:
+            os.killpg(api, signal.SIGKILL)  # it holds no state of its own: the store is on disk
+        except ProcessLookupError:
+            pass
+        _reap(api)
     pid = controller_pid(root)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
@@ -106,7 +139,7 @@ def down(root: Path, timeout_s: float = 20) -> None:
             netpol.remove(netpol.chain_name(config.octet))
     except FileNotFoundError:
         pass
-    for name in ("controller.pid", "status.json", "objects.json"):
+    for name in ("controller.pid", "apiserver.pid", "status.json", "objects.json"):
         (root / name).unlink(missing_ok=True)
 
 
