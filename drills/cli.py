@@ -257,14 +257,14 @@ def down(sandbox: SandboxOpt = None) -> None:
 
 @app.command()
 def status(sandbox: SandboxOpt = None) -> None:
-    """Pods of the local sandbox, like ``kubectl get pods -A -o wide``."""
-    from drills.targets.local.kubectl import main as kubectl
+    """Pods of the embedded cluster: ``kubectl get pods -A -o wide`` through its API, with the real kubectl."""
+    import subprocess
 
     tgt = _local(sandbox)
-    import os
-
-    os.environ["DRILLBOOK_SANDBOX"] = str(tgt.root)
-    raise typer.Exit(kubectl(["get", "pods", "-A", "-o", "wide"]))
+    if not tgt.kubeconfig.exists():
+        _fail(DrillbookError(f"no embedded cluster at {tgt.root}: run `drillbook up` first"), 1)
+    done = subprocess.run(["kubectl", "get", "pods", "-A", "-o", "wide"], env=tgt.step_environment(), check=False)
+    raise typer.Exit(done.returncode)
 
 
 @app.command()

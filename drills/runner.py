@@ -10,6 +10,7 @@ budget (``drills.budgets``); secrets are scrubbed from the result before anyone 
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -52,6 +53,12 @@ class RunContext:
 
 
 def run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
+    """Run one drill; the fault is reverted whatever happens (see the module docstring)."""
+    with _sigint_delivered():
+        return _run_drill(drill, ctx)
+
+
+def _run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
     spec, runbook = drill.spec, drill.runbook
     target = ctx.target
     profile = str(target.describe().get("profile") or "")
@@ -322,6 +329,21 @@ def _finish(result: DrillResult, secrets: set[str], keep_verdict: bool = False) 
         else:
             result.verdict = Verdict.FAILED
     return result
+
+
+@contextmanager
+def _sigint_delivered() -> Iterator[None]:
+    """Ctrl-C and the abort guards stop a drill through SIGINT; a process started in the background by a
+    script (``cmd &``) begins with SIGINT ignored, which would silence both. Deliver it for the drill."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextmanager

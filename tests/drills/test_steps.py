@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 
 import pytest
 
@@ -44,6 +45,15 @@ def test_timeout_kills_the_whole_process_group(tmp_path) -> None:  # type: ignor
     assert not _alive(child)
 
 
+@pytest.fixture()
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here even when pytest was started with it ignored (``make test &``)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_raises")
 def test_an_interrupted_step_kills_its_group_and_closes_its_pipe(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Ctrl-C or an abort guard's SIGINT landing mid-step: the step's process group dies and its output pipe
     is closed (it used to be left open, a ResourceWarning that failed the abort e2e test now and then)."""
@@ -99,6 +109,7 @@ def test_execute_reports_every_step_and_redacts_bound_secrets(tmp_path) -> None:
     assert results[0].line == 10 and results[2].line == 12
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_a_step_cut_short_by_an_interrupt_is_reported_with_the_steps_before_it() -> None:
     cmds = commands("echo first\nsleep 30\necho never\n")
     main = threading.main_thread().ident

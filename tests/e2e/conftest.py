@@ -14,7 +14,8 @@ import pytest
 from drills.journal import Journal
 from drills.targets.local import LocalTarget, cgroups
 
-OCTET = 43  # the demo sandbox uses 127.42.0.0/16; tests never touch it
+# the demo sandbox uses 127.42.0.0/16; tests never touch it (another range lets two suites run side by side)
+OCTET = int(os.environ.get("DRILLBOOK_TEST_OCTET", "43"))
 
 
 def require_root_cgroups() -> None:
