@@ -43,12 +43,15 @@ def inject(target: Target, p: NodeFailureParams) -> None:
 
 
 def confirm(target: Target, p: NodeFailureParams, since: float, timeout_s: float) -> Evidence:
+    node = pick_node(target, p)  # the same choice as at injection: the pods have not moved
+
     def lost() -> list[Any] | None:
-        pods = [pod for pod in target.pods(p.namespace, p.selector) if pod.phase == "Unknown"]
+        # What Kubernetes shows: the pod keeps phase Running, its Ready condition goes False (out of endpoints)
+        pods = [pod for pod in target.pods(p.namespace, p.selector) if pod.node == node and not pod.ready
+                and pod.phase == "Running"]
         return pods or None
 
-    pods = wait_for(lost, timeout_s, "a pod lost on the failed node (phase Unknown)")
-    node = pods[0].node
+    pods = wait_for(lost, timeout_s, f"a pod on {node} still Running but no longer Ready")
     serving = [pod for pod in target.pods(p.namespace, p.selector) if pod.ready]
     if not serving:
         raise FaultError(f"every {p.selector} replica was on {node}: the service is down, not degraded "

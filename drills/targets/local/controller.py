@@ -31,7 +31,8 @@ from drills.targets.local.ksm import serve_metrics
 from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.podspec import ContainerConfigError, PodContext, build_container, prepare_volumes
 from drills.targets.local.runtime import Backoff, Container, utc
-from drills.targets.local.store import Obj, ObjectStore, key_of, write_json_atomic
+from drills.targets.local.events import EventRecorder
+from drills.targets.local.store import Obj, ObjectStore, key_of, rfc3339, uid_of, write_json_atomic
 from drills.targets.local.volumes import unmount_all
 from drills.targets.local.workloads import plan_deployment, plan_statefulset, template_hash
 
@@ -58,6 +59,11 @@ class Pod:
     def ready(self) -> bool:
         return self.container.ready and not self.deleting
 
+    @property
+    def uid(self) -> str:
+        """The UID the API server serves for this pod (events name their object by it)."""
+        return uid_of(key_of("Pod", self.namespace, self.name), rfc3339(self.created))
+
 
 class Controller:
     def __init__(self, root: Path) -> None:
@@ -65,6 +71,7 @@ class Controller:
         self.config = SandboxConfig.load(root)
         self.store = ObjectStore(root)
         self.images = ImageStore(root / "images.json")
+        self.events = EventRecorder(root)
         self.pods: dict[str, Pod] = {}
         # Pods being stopped, out of ``pods`` so a StatefulSet's replacement (same name) can be tracked apart;
         # the replacement is only created once its predecessor is gone, as the StatefulSet controller does.
@@ -242,6 +249,32 @@ class Controller:
         # A new pod starts with empty pod-level volumes (emptyDir), whatever a predecessor of the same name left.
         shutil.rmtree(self.root / "pods" / namespace / name, ignore_errors=True)
         self.pods[key_of("Pod", namespace, name)] = pod
+        self._owner_event(owner, current, name)
+        self._event(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to {node}",
+                    component="default-scheduler")
+
+    def _event(self, pod: Pod, reason: str, message: str, *, warning: bool = False, component: str = "kubelet",
+               container: bool = False) -> None:
+        field = f"spec.containers{{{pod.container.name}}}" if container else ""
+        host = pod.node if component == "kubelet" else ""
+        self.events.pod(pod.namespace, pod.name, pod.uid, reason, message, warning=warning, component=component,
+                        host=host, field=field)
+
+    def _owner_event(self, owner: Obj, current: str, pod: str) -> None:
+        """The workload controller's record of the pod it created (on the ReplicaSet for a Deployment)."""
+        meta = owner["metadata"]
+        kind, name, component = owner["kind"], meta["name"], "statefulset-controller"
+        message = f"create Pod {pod} in StatefulSet {name} successful"
+        if kind == "Deployment":
+            kind, name, component, message = "ReplicaSet", f"{name}-{current[:10]}", "replicaset-controller", \
+                f"Created pod: {pod}"
+        stored = self.store.get(kind, meta["namespace"], name)
+        if stored is None:
+            return
+        created = stored["metadata"].get("creationTimestamp", "")
+        self.events.record({"kind": kind, "namespace": meta["namespace"], "name": name, "apiVersion": "apps/v1",
+                            "uid": uid_of(key_of(kind, meta["namespace"], name), created)},
+                           "SuccessfulCreate", message, component=component)
 
     def _delete_pod(self, pod: Pod) -> None:
         if pod.deleting:
@@ -249,6 +282,8 @@ class Controller:
         pod.deleting = True
         self.pods.pop(key_of("Pod", pod.namespace, pod.name), None)
         self.terminating[id(pod)] = pod
+        if pod.container.running:
+            self._event(pod, "Killing", f"Stopping container {pod.container.name}", container=True)
 
         def finish() -> None:
             pod.container.stop()
@@ -264,29 +299,46 @@ class Controller:
             if container.running:
                 container.stop(grace_s=0)
             container.waiting = ("NodeLost", f"node {pod.node} is not ready")
+            if not pod.extra.get("node_lost"):
+                self._event(pod, "NodeNotReady", "Node is not ready", warning=True, component="node-controller")
             pod.extra["node_lost"] = True
             return
         pod.extra.pop("node_lost", None)
-        container.reap(self.backoff)
+        if container.reap(self.backoff):
+            self._event(pod, "BackOff", f"Back-off restarting failed container {container.name} in pod "
+                                        f"{pod.name}_{pod.namespace}({pod.uid})", warning=True, container=True)
         if container.running or time.time() < container.backoff_until:
             return
         spec = pod.spec["containers"][0]
-        entrypoint = self.images.entrypoint(spec.get("image", ""))
+        image = spec.get("image", "")
+        entrypoint = self.images.entrypoint(image)
         if entrypoint is None:
             first = container.waiting is None or container.waiting[0] not in ("ErrImagePull", "ImagePullBackOff")
             container.failures += 1
-            container.wait(self.backoff, "ErrImagePull" if first else "ImagePullBackOff",
-                           f'Failed to pull image "{spec.get("image")}": manifest unknown')
+            reason = "ErrImagePull" if first else "ImagePullBackOff"
+            message = f'Failed to pull image "{image}": manifest unknown'
+            container.wait(self.backoff, reason, message)
+            if first:
+                self._event(pod, "Pulling", f'Pulling image "{image}"', container=True)
+                self._event(pod, "Failed", message, warning=True, container=True)
+            else:
+                self._event(pod, "BackOff", f'Back-off pulling image "{image}"', container=True)
+            self._event(pod, "Failed", f"Error: {reason}", warning=True, container=True)
             return
         ctx = self._context(pod, objects)
         try:
             ctx.volume_dirs = prepare_volumes(pod.spec, ctx, self.root / "volumes" / pod.namespace)
             config = build_container(spec, ctx, entrypoint)
         except ContainerConfigError as exc:
+            if container.waiting is None or container.waiting[0] != "CreateContainerConfigError":
+                self._event(pod, "Failed", f"Error: {exc}", warning=True, container=True)
             container.waiting = ("CreateContainerConfigError", str(exc))
             container.backoff_until = time.time() + 1
             return
+        self._event(pod, "Pulled", f'Container image "{image}" already present on machine', container=True)
+        self._event(pod, "Created", f"Created container: {container.name}", container=True)
         container.start(config, ctx.pod_dir)
+        self._event(pod, "Started", f"Started container {container.name}", container=True)
 
     def _context(self, pod: Pod, objects: dict[str, Obj]) -> PodContext:
         def named(kind: str) -> dict[str, Obj]:

@@ -18,7 +18,7 @@ def pod_status(pod: Pod) -> dict[str, Any]:
     if pod.deleting:
         phase = "Terminating"
     elif pod.extra.get("node_lost"):
-        phase = "Unknown"
+        phase = "Running"  # as Kubernetes reports it: the kubelet is gone, the last phase stays; Ready is False
     elif pod.container.running:
         phase = "Running"
     else:
@@ -27,7 +27,7 @@ def pod_status(pod: Pod) -> dict[str, Any]:
         "name": pod.name, "namespace": pod.namespace, "labels": pod.labels, "annotations": pod.annotations,
         "ownerKind": pod.owner[0], "ownerName": pod.owner[1], "templateHash": pod.template_hash,
         "nodeName": pod.node, "podIP": pod.ip, "phase": phase, "ready": pod.ready,
-        "creationTimestamp": pod.created, "containerStatuses": [container],
+        "creationTimestamp": pod.created, "containerStatuses": [container], "nodeLost": bool(pod.extra.get("node_lost")),
     }
 
 

@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,19 @@ def plural(kind: str) -> str:
 
 def key_of(kind: str, namespace: str | None, name: str) -> str:
     return f"{kind}/{'' if kind in CLUSTER_SCOPED else (namespace or 'default')}/{name}"
+
+
+def rfc3339(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def uid_of(key: str, created: str) -> str:
+    """A stable UID per object incarnation (the same name created again later gets a new one): the API server
+    serves it and the controller names the objects its events are about with it."""
+    return str(uuid.uuid5(_UID_NAMESPACE, f"{key}@{created}"))
+
+
+_UID_NAMESPACE = uuid.UUID("6f1d3c2e-8a4b-4c1e-9d2f-0b7e5a9c4d31")
 
 
 def obj_key(obj: Obj) -> str:

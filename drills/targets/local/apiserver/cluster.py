@@ -18,6 +18,7 @@ from pathlib import Path
 
 from drills.targets.local.apiserver import objects as assemble
 from drills.targets.local.config import SandboxConfig
+from drills.targets.local.events import events_store
 from drills.targets.local.store import Obj, ObjectStore
 
 POLL_S = 0.02
@@ -36,12 +37,13 @@ class Cluster:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.store = ObjectStore(root)
+        self.events = events_store(root)
         self.octet = SandboxConfig.load(root).octet
         self.objects: dict[str, Obj] = {}
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self._rv = time.time_ns() // 1000  # microseconds: above any version a previous server handed out
         self._content: dict[str, str] = {}
-        self._stamp: tuple[float, float] = (-1.0, -1.0)
+        self._stamp: tuple[float, ...] = ()
         self._subscribers: set[asyncio.Queue[Event]] = set()
 
     @property
@@ -53,7 +55,7 @@ class Cluster:
 
     def refresh(self, force: bool = False) -> list[Event]:
         """Re-read the files if either changed; return (and publish) the events of what changed."""
-        stamp = (_mtime(self.store.path), _mtime(self.root / "status.json"))
+        stamp = (_mtime(self.store.path), _mtime(self.root / "status.json"), _mtime(self.events.path))
         if stamp == self._stamp and not force:
             return []
         self._stamp = stamp
@@ -61,7 +63,7 @@ class Cluster:
             status = json.loads((self.root / "status.json").read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             status = {}
-        built = assemble.build(self.store.snapshot(), status, self.octet)
+        built = assemble.build({**self.events.snapshot(), **self.store.snapshot()}, status, self.octet)
         events = []
         for key, obj in built.items():
             previous = self.objects.get(key)

@@ -17,7 +17,7 @@ from aiohttp import web
 from drills.targets.local import cgroups
 from drills.targets.local.apiserver.app import CLUSTER, Target, json_response
 from drills.targets.local.apiserver.errors import ApiError
-from drills.targets.local.apiserver.objects import rfc3339
+from drills.targets.local.store import rfc3339
 from drills.targets.local.apiserver.selectors import label_selector
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.store import Obj

@@ -11,25 +11,15 @@ from __future__ import annotations
 
 import copy
 import time
-import uuid
 from typing import Any
 
 from drills.targets.local.apiserver import defaults
 from drills.targets.local.labels import matches as labels_match
-from drills.targets.local.store import Obj, key_of
+from drills.targets.local.store import Obj, key_of, rfc3339, uid_of
 
 KUBELET_VERSION = "v1.37.1-drillbook"
+UNREACHABLE = "node.kubernetes.io/unreachable"
 HIDDEN_KINDS = {"PodDeletion"}  # the controller's own work queue, not an API object
-_UID_NAMESPACE = uuid.UUID("6f1d3c2e-8a4b-4c1e-9d2f-0b7e5a9c4d31")
-
-
-def rfc3339(at: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-
-
-def uid_of(key: str, created: str) -> str:
-    """A stable UID per object incarnation: the same name created again later gets a new one."""
-    return str(uuid.uuid5(_UID_NAMESPACE, f"{key}@{created}"))
 
 
 def build(store_objects: dict[str, Obj], status: dict[str, Any], octet: int) -> dict[str, Obj]:
@@ -117,6 +107,10 @@ def _node(obj: Obj, octet: int, status: dict[str, Any]) -> None:
     node_status["conditions"] = [{"type": "Ready", "status": "True" if ok else "Unknown", "reason": reason,
                                   "message": message, "lastHeartbeatTime": rfc3339(time.time()),
                                   "lastTransitionTime": obj["metadata"]["creationTimestamp"]}]
+    if not ok:  # what the node lifecycle controller adds to an unreachable node
+        taints = obj.setdefault("spec", {}).setdefault("taints", [])
+        if not any(t.get("key") == UNREACHABLE for t in taints):
+            taints.append({"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": rfc3339(time.time())})
     node_status["addresses"] = [{"type": "InternalIP", "address": f"127.{octet}.{index}.1"},
                                 {"type": "Hostname", "address": obj["metadata"]["name"]}]
     capacity = {"cpu": "2", "memory": "8Gi", "pods": "110", "ephemeral-storage": "20Gi"}
@@ -177,7 +171,7 @@ def _pod(p: dict[str, Any], objects: dict[str, Obj]) -> Obj:
         c["containerID"] = f"drillbook://{ns}_{name}_{c['name']}" if c["started"] else ""
         containers.append(c)
     terminating = p.get("phase") == "Terminating"
-    node_lost = p.get("phase") == "Unknown"
+    node_lost = bool(p.get("nodeLost"))
     running = any(c["started"] for c in containers) or terminating or node_lost
     ready = bool(p.get("ready")) and not node_lost
     meta: Obj = {"name": name, "namespace": ns, "labels": labels, "annotations": dict(p.get("annotations", {})),
