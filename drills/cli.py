@@ -10,19 +10,23 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from drills.errors import DrillbookError
-from drills.journal import Journal
-from drills.model import DrillResult, Verdict
-from drills.reports import write_reports
-from drills.runbook import CommandClass, parse_runbook_file
-from drills.specs import CATALOG_DIR, RUNBOOK_LEVEL, load_catalog, resolve, select
 
+# Heavy modules (the engine, reports, the kubernetes client) are imported inside the commands that use
+# them, so `drillbook parse` starts in a fraction of the time.
+if TYPE_CHECKING:
+    from drills.model import DrillResult
+    from drills.runbook import Command, RunbookDocument, Runbook
+
+CATALOG_DIR = Path(__file__).resolve().parent / "catalog"  # the same as drills.specs.CATALOG_DIR
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Prove incident runbooks work: inject each cause, run the runbook, verify recovery.")
-console = Console(stderr=True)
-out = Console(soft_wrap=True) if sys.stdout.isatty() else Console(soft_wrap=True, width=160)
+# emoji off: a runbook's ":fire:" is text; user text is also escape()d, so "[/red]" prints as written
+console = Console(stderr=True, emoji=False)
+out = Console(soft_wrap=True, emoji=False) if sys.stdout.isatty() else Console(soft_wrap=True, width=160,
+                                                                               emoji=False)
 
 SandboxOpt = Annotated[Optional[Path], typer.Option("--sandbox", help="sandbox directory (default: "
                                                     "$DRILLBOOK_SANDBOX or ~/.local/state/drillbook/sandbox)")]
@@ -41,35 +45,78 @@ def _local(sandbox: Path | None, profile: str = "fast") -> LocalTarget:
 
 
 def _fail(exc: Exception, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {escape(str(exc))}")
     raise typer.Exit(code)
 
 
 @app.command()
-def parse(file: Path, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
-    """Parse a runbook file: runbooks, severities, expected alerts, causes, steps with line and class."""
+def parse(
+    file: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    rules: Annotated[Optional[list[Path]], typer.Option(
+        "--rules", help="Prometheus alert rule file: checks alert names, gives severities runbooks omit")] = None,
+    style: Annotated[Optional[Path], typer.Option(
+        "--style", help="section vocabulary YAML (default: drillbook-style.yaml beside the runbook)")] = None,
+    indented_code: Annotated[bool, typer.Option(
+        "--indented-code", help="read indented code blocks as steps too")] = False,
+) -> None:
+    """Parse a runbook file: runbooks, sections (with the title a drill spec names), severities, alerts,
+    causes and steps with line and class."""
+    from dataclasses import replace
+
+    from drills.runbook import load_style, options_for, parse_runbook_file
+
     try:
-        document = parse_runbook_file(file)
+        options = load_style(style) if style else options_for(file)
+        options = replace(options.with_rules(rules or []), indented_code=indented_code or options.indented_code)
+        document = parse_runbook_file(file, options)
     except DrillbookError as exc:
         _fail(exc)
     if as_json:
-        out.print_json(document.model_dump_json())
+        out.print_json(document.to_json())
         return
+    _print_document(document)
+
+
+def _print_document(document: RunbookDocument) -> None:
     for rb in document.runbooks:
-        out.print(f"[bold]{rb.heading}[/bold]  {rb.priority} ({rb.severity})  alerts: {', '.join(rb.expected_alerts)}")
-        for cause in rb.causes:
-            out.print(f"  {cause.heading}  [dim]line {cause.line}[/dim]")
-            for cmd in cause.steps:
-                out.print(f"    {cmd.line:4d} [{_style(cmd.cls)}]{cmd.cls.value:9s}[/] {cmd.text[:100]}")
+        _print_runbook(rb)
+    for notice in document.notices:
+        console.print(f"[yellow]note:[/yellow] {escape(str(notice))}")
 
 
-def _style(cls: CommandClass) -> str:
-    return {"read-only": "green", "mutating": "yellow", "manual": "magenta", "external": "cyan"}[cls.value]
+def _print_runbook(rb: Runbook) -> None:
+    severity = f"{rb.priority or '?'} ({escape(rb.severity or 'no severity')})"
+    alerts = escape(", ".join(rb.expected_alerts) or "none")
+    out.print(f"[bold]runbook: {escape(rb.title)}[/bold]  [dim]line {rb.line}[/dim]  {severity}  alerts: {alerts}")
+    causes = {c.line: c for c in rb.causes}
+    for section in rb.sections:
+        if section.kind == "cause" and section.line in causes:
+            out.print(f"  cause: {escape(section.title)}  [dim]line {section.line}[/dim]")
+            _print_steps(causes[section.line].steps)
+        elif section.selectable:
+            out.print(f"  cause: {escape(section.title)}  [dim]line {section.line}, {section.kind}[/dim]")
+            _print_steps(rb.steps if section.title == (rb.remediation_title or rb.title) else [])
+        else:
+            steps = sum(len(b.commands) for b in rb.investigation if section.kind == "investigation")
+            note = f", {steps} investigation steps" if section.kind == "investigation" and steps else ""
+            out.print(f"  [dim]# {escape(section.title)}  line {section.line}, {section.kind}{note}[/dim]")
+
+
+def _print_steps(commands: list[Command]) -> None:
+    styles = {"read-only": "green", "mutating": "yellow", "manual": "magenta", "external": "cyan"}
+    for cmd in commands:
+        text = escape(cmd.text.replace("\n", " ")[:100])
+        out.print(f"    {cmd.line:4d} [{styles[cmd.cls.value]}]{cmd.cls.value:9s}[/] {text}")
 
 
 @app.command("list")
 def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
     """Show the drill catalog and the runbook causes that have no drill yet."""
+    from rich.table import Table
+
+    from drills.specs import RUNBOOK_LEVEL, load_catalog, resolve
+
     try:
         specs = load_catalog(catalog)
         resolved = [resolve(s) for s in specs]
@@ -78,18 +125,20 @@ def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
     table = Table("drill", "runbook", "cause", "fault", "severity")
     covered: set[tuple[str, str, str]] = set()
     for d in resolved:
-        table.add_row(d.spec.id, d.runbook.title, d.cause_title, d.spec.fault.kind, d.runbook.priority or "?")
+        table.add_row(*(escape(v) for v in (d.spec.id, d.runbook.title, d.cause_title, d.spec.fault.kind,
+                                            d.runbook.priority or "?")))
         covered.add((d.document.path, d.runbook.title, d.cause_title))
     out.print(table)
     for document in {d.document.path: d.document for d in resolved}.values():
         missing = [(rb.title, c.title) for rb in document.runbooks for c in rb.causes
                    if (document.path, rb.title, c.title) not in covered]
-        missing += [(rb.title, RUNBOOK_LEVEL) for rb in document.runbooks
-                    if not rb.causes and (document.path, rb.title, RUNBOOK_LEVEL) not in covered]
+        missing += [(rb.title, rb.remediation_title or RUNBOOK_LEVEL) for rb in document.runbooks
+                    if not rb.causes and rb.steps
+                    and (document.path, rb.title, rb.remediation_title or RUNBOOK_LEVEL) not in covered]
         if missing:
-            out.print(f"\n[bold]{len(missing)} runbook cause(s) in {document.path} without a drill:[/bold]")
+            out.print(f"\n[bold]{len(missing)} runbook cause(s) in {escape(document.path)} without a drill:[/bold]")
             for rb_title, cause in missing:
-                out.print(f"  {rb_title} / {cause}")
+                out.print(f"  {escape(rb_title)} / {escape(cause)}")
 
 
 @app.command()
@@ -97,6 +146,7 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
     """Print what a drill would do (fault, steps, bindings, budgets, guards), without touching anything."""
     from drills import budgets, registry, steps
     from drills.secrets import credential_bindings
+    from drills.specs import load_catalog, resolve, select
 
     try:
         (spec,) = select(load_catalog(catalog), [drill_id], [])
@@ -147,7 +197,10 @@ def run(
 ) -> None:
     """Run drills; write results.json, junit.xml, report.html and postmortems into --report-dir."""
     from drills.cleanup import cleanup_journal
+    from drills.journal import Journal
+    from drills.model import Verdict
     from drills.runner import Interrupted, RunContext, run_drill
+    from drills.specs import load_catalog, resolve, select
 
     if target == "kind":
         from drills.targets.allowlist import kube_context
@@ -199,6 +252,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def _write(results: list[DrillResult], report_dir: Path, pushgateway: str | None) -> None:
+    from drills.reports import write_reports
+
     paths = write_reports(results, report_dir)
     console.print("reports: " + ", ".join(str(p) for p in paths))
     console.print(f"[bold]HTML report:[/bold] {(report_dir / 'report.html').resolve()}")
@@ -261,6 +316,7 @@ def status(sandbox: SandboxOpt = None) -> None:
 def cleanup() -> None:
     """Revert every fault the journal still holds (after a crash) and check steady state."""
     from drills.cleanup import cleanup_journal
+    from drills.journal import Journal
 
     lines = cleanup_journal(Journal())
     for line in lines:

@@ -169,7 +169,7 @@ def test_command_line_ranges_match_the_file(seed_commands: list[tuple[int, str |
         ("kubectl rollout pause deploy/a", MUT, "rollout pause"),
         ("kubectl port-forward svc/a 8080:80", MAN, "port-forward"),
         ("kubectl attach -it pod/a", MAN, "attach"),
-        ("kubectl exec -it redis-0 -- sh", MUT, "unknown command: sh"),
+        ("kubectl exec -it redis-0 -- sh", MAN, "interactive shell"),
         ("kubectl exec -it redis-0", MAN, "interactive"),
         ("kubectl exec redis-0 -- redis-cli FLUSHALL", MUT, "FLUSHALL"),
         ("kubectl exec redis-0 -- redis-cli -h redis DBSIZE", RO, "DBSIZE"),
