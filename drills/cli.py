@@ -98,8 +98,10 @@ def _print_runbook(rb: Runbook) -> None:
             out.print(f"  cause: {escape(section.title)}  [dim]line {section.line}, {section.kind}[/dim]")
             _print_steps(rb.steps if section.title == (rb.remediation_title or rb.title) else [])
         else:
-            steps = sum(len(b.commands) for b in rb.investigation if section.kind == "investigation")
-            note = f", {steps} investigation steps" if section.kind == "investigation" and steps else ""
+            after = [s.line for s in rb.sections if s.line > section.line]
+            until = min(after, default=1 << 30)
+            steps = sum(len(b.commands) for b in rb.investigation if section.line < b.line < until)
+            note = f", {steps} investigation steps" if steps else ""
             out.print(f"  [dim]# {escape(section.title)}  line {section.line}, {section.kind}{note}[/dim]")
 
 

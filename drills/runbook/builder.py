@@ -100,6 +100,7 @@ class RunbookBuilder:
         numbered = extract.numbered_cause(h.text)
         if numbered or parent == "causes":
             number, title = numbered or (None, extract.plain(h.text))
+            title = extract.plain(title)
             self.open_cause(number, title, h.text, h.line, h.level)
             self.stack.append(_Frame(h.level, "cause", h.text))
         elif self.cause is not None:
@@ -167,7 +168,7 @@ class RunbookBuilder:
         """A fence as a Block; its commands if it is shell (an unlabelled fence only where steps are)."""
         lang = "" if f.indented else f.lang
         commands: list[Command] = []
-        if lang in SHELL_LANGS or (lang == "" and runnable):
+        if lang in SHELL_LANGS or (lang in ("", "inline") and runnable):
             source = text if text is not None else console_text(f.content, lang)
             first = f.line if f.indented or text is not None else f.line + 1
             try:

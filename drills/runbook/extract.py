@@ -19,7 +19,9 @@ _ALERT_LINE = re.compile(r"^[\s*_]*(?:firing\s+)?alert(?:s|name|\s+name)?\b", re
 _CODE = re.compile(r"`([^`\n]+)`")
 ALERT_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _LABEL = re.compile(r"^\s*(?:\*\*|__)\s*([^*_:\n]+?)\s*:?\s*(?:\*\*|__)\s*:?\s*(.*)$", re.DOTALL)
-_CAUSE = re.compile(r"^(?:Cause|Scenario|Case)\s+(\d+)\s*[:.\-–]\s*(.+?)\s*$", re.IGNORECASE)
+_CAUSE = re.compile(r"^(?:Cause|Scenario|Case)(?:\s+#?(\d+))?\s*[:.\-–]\s*(.+?)\s*$", re.IGNORECASE)
+_PLAIN_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z &/-]{0,40}?)\s*:\s*$")
+_LEVEL_TAG = re.compile(r"^\s*[\[(](?:P[0-5]|SEV[-\s]?[0-5])[\])]\s*[:\-–]?\s*", re.IGNORECASE)
 
 
 def plain(text: str) -> str:
@@ -74,14 +76,24 @@ def code_spans(text: str) -> list[str]:
 
 
 def label(text: str) -> tuple[str, str] | None:
-    """("Resolution", rest) for a paragraph that starts with a bold label "**Resolution:**"."""
-    m = _LABEL.match(text)
-    return (m.group(1).strip(), m.group(2).strip()) if m else None
+    """("Resolution", rest) for a paragraph that starts with a bold label "**Resolution:**", or that is
+    only a short label ending in a colon ("Diagnosis:")."""
+    if m := _LABEL.match(text):
+        return m.group(1).strip(), m.group(2).strip()
+    if m := _PLAIN_LABEL.match(text):
+        return m.group(1).strip(), ""
+    return None
 
 
-def numbered_cause(text: str) -> tuple[int, str] | None:
+def numbered_cause(text: str) -> tuple[int | None, str] | None:
+    """(2, "Disk Full") for "Cause 2: Disk Full", (None, "Disk Full") for "Cause: Disk Full"."""
     m = _CAUSE.match(text)
-    return (int(m.group(1)), m.group(2)) if m else None
+    return (int(m.group(1)) if m.group(1) else None, m.group(2)) if m else None
+
+
+def without_level_tag(title: str) -> str:
+    """"[P1] Search stalled" -> "Search stalled": the level is the severity, not part of the name."""
+    return _LEVEL_TAG.sub("", title) or title
 
 
 def item_title(text: str) -> str:

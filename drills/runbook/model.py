@@ -245,7 +245,7 @@ class RunbookDocument(_Frozen):
         if title is None or (isinstance(title, str) and remediation and title.strip().casefold() == remediation
                              and not any(_match(title, c.number, c.title, c.heading) for c in rb.causes)):
             if not rb.steps:
-                what = "has causes; name one" if rb.causes else "has no remediation steps"
+                what = "has causes; name one with cause:" if rb.causes else "has no remediation steps"
                 raise RunbookError(f"runbook {rb.heading!r} {what}", file=self.path, line=rb.line)
             return rb, None
         return rb, self.cause(rb, title)

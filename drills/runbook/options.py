@@ -37,7 +37,7 @@ class ParseOptions:
     investigation: tuple[str, ...] = ("investigation", "investigate", "diagnosis", "diagnose", "diagnostics",
                                       "triage", "troubleshooting", "troubleshoot", "debugging", "debug",
                                       "checks", "check", "verification", "verify", "validation",
-                                      "identify", "inspect", "analysis")
+                                      "identify", "inspect", "analysis", "confirm", "how to confirm", "investigation steps")
     remediation: tuple[str, ...] = ("resolution", "resolve", "remediation", "remediate", "mitigation",
                                     "mitigate", "mitigations", "fix", "fixes", "how to fix", "recovery",
                                     "recover", "workaround", "workarounds", "actions", "action", "remedy",

@@ -138,7 +138,7 @@ class _Document:
                 continue
             end = next((j for j, o in heads if j > i and o.level <= h.level), len(self.events))
             if self.is_runbook(i, end, h.level):
-                chosen[i] = (None, extract.plain(h.text))
+                chosen[i] = (None, extract.without_level_tag(extract.plain(h.text)))
                 end_of_chosen = end
         if not chosen and self.is_runbook(-1, len(self.events), 0):
             chosen[-1] = (None, self.file_title())

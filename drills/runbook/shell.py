@@ -111,7 +111,7 @@ def console_text(text: str, lang: str) -> str | None:
     for line in lines:
         stripped = line.lstrip()
         if continuing:
-            out.append(line)
+            out.append(re.sub(r"^\s*> ", "", line))  # the shell's continuation prompt
         elif stripped.startswith("$ ") or stripped == "$":
             out.append(stripped[2:])
         elif root and stripped.startswith("# "):
