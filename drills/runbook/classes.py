@@ -48,7 +48,7 @@ _TOOLS = _table(
     "env printenv ps date whoami hostname id uptime free tr column test [ nslookup dig host ping traceroute "
     "tracepath mtr getent nproc uname lscpu lsblk findmnt stat file which type whereis basename dirname "
     "realpath readlink md5sum sha1sum sha256sum diff cmp xxd od hexdump strings base64 vmstat iostat mpstat "
-    "pidstat sar lsof ss netstat ifconfig dmesg tac nl fold paste join comm seq export local declare "
+    "pidstat sar lsof ss netstat ifconfig dmesg tac nl fold paste join comm seq export local declare find "
     "readonly unset cd pushd popd alias set shopt trap stern "
     "git_log git_status git_diff git_show git_blame git_rev-parse git_branch git_tag git_remote "
     "docker_ps docker_images docker_inspect docker_logs docker_stats docker_top docker_version docker_info "

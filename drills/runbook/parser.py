@@ -134,8 +134,8 @@ class _Document:
         chosen: dict[int, tuple[int | None, str]] = {}
         end_of_chosen = -1
         for i, h in heads:
-            if i < end_of_chosen or _area(h.text) or self.options.kind(h.text) in _SECTION_KINDS:
-                continue
+            if i < end_of_chosen or _area(h.text) or (h.level > 1 and self.options.kind(h.text) in _SECTION_KINDS):
+                continue  # a "# Fix the cache" title may name a runbook; a deeper "## Fix" is its section
             end = next((j for j, o in heads if j > i and o.level <= h.level), len(self.events))
             if self.is_runbook(i, end, h.level):
                 chosen[i] = (None, extract.without_level_tag(extract.plain(h.text)))
