@@ -8,6 +8,7 @@ lists, which is all the structure needs; lists stay grouped so their items can b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
@@ -65,14 +66,36 @@ class ListBlock:
 
 Event = Heading | Para | Fence | Table | ListBlock
 
+MAX_NESTING = 100  # markdown-it recurses per level and stops reading the whole file past its limit
+_CONTAINER = re.compile(r"(?:[ \t]*(?:(>)|[-*+]|\d{1,9}[.)])(?=[ \t]|$)[ \t]?)")
 _MD: MarkdownIt | None = None
+
+
+def flatten_deep(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """Lines nested deeper than markdown-it reads, with their quote/list prefix removed (so the rest of
+    the file is still read), and (line, depth) of the first line of each such run, to report."""
+    found: list[tuple[int, int]] = []
+    lines = text.split("\n")
+    previous = False
+    for number, line in enumerate(lines, start=1):
+        weight = depth = pos = 0
+        if line[:1] in ">-*+ \t0123456789":
+            while (m := _CONTAINER.match(line, pos)) and m.end() > pos:
+                weight, depth, pos = weight + (1 if m.group(1) else 2), depth + 1, m.end()
+        deep = weight > MAX_NESTING - 10
+        if deep:
+            lines[number - 1] = line[pos:]
+            if not previous:
+                found.append((number, depth))
+        previous = deep
+    return ("\n".join(lines), found) if found else (text, found)
 
 
 def parse_events(text: str) -> list[Event]:
     """Top-level events of a Markdown text, in document order."""
     global _MD
     if _MD is None:  # building the parser costs more than parsing a small runbook
-        _MD = MarkdownIt("commonmark").enable("table")
+        _MD = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table")
     root = SyntaxTreeNode(_MD.parse(text))
     out: list[Event] = []
     _walk(root.children, out, in_item=False)

@@ -18,7 +18,7 @@ from drills.runbook import extract
 from drills.runbook.builder import SHELL_LANGS, RunbookBuilder
 from drills.runbook.model import ChecklistPhase, EscalationLevel, Notice, Runbook, RunbookDocument, priority_of
 from drills.runbook.options import ParseOptions
-from drills.runbook.outline import Fence, Heading, ListBlock, Table, parse_events
+from drills.runbook.outline import MAX_NESTING, Fence, Heading, ListBlock, Table, flatten_deep, parse_events
 
 _RUNBOOK = re.compile(r"^Runbook(?:\s+#?(\d+))?\s*[:.\-–]\s*(.+?)\s*$", re.IGNORECASE)
 _PHASE = re.compile(r"^Phase\s+(\d+)\s*[:.\-–]\s*(.+?)\s*(?:\(([^)]*)\))?\s*$", re.IGNORECASE)
@@ -45,7 +45,8 @@ def decode(data: bytes, path: str) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise RunbookError(f"invalid UTF-16 text: {exc.reason}", file=path) from exc
+            line = data[: exc.start].decode("utf-16", errors="replace").count("\n") + 1
+            raise RunbookError(f"invalid UTF-16 text: {exc.reason}", file=path, line=line) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -94,7 +95,14 @@ class _Document:
         self.notices: list[Notice] = []
         text = self.front_matter(text)
         self.lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
-        self.events = parse_events(text)
+        text, deep = flatten_deep(text)
+        for line, depth in deep:
+            self.note(line, f"nested {depth} quote/list levels deep, more than Markdown is read to "
+                            f"({MAX_NESTING} levels): read as plain text from here")
+        try:
+            self.events = parse_events(text)
+        except RecursionError as exc:  # not expected below MAX_NESTING; an error with a line if it happens
+            raise self.error("Markdown nested too deeply to read", deep[0][0] if deep else 1) from exc
         self.runbooks: list[Runbook] = []
         self.escalation: list[EscalationLevel] = []
         self.checklist: list[ChecklistPhase] = []
