@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +18,7 @@ from drills.errors import DrillbookError
 # them, so `drillbook parse` starts in a fraction of the time.
 if TYPE_CHECKING:
     from drills.model import DrillResult
-    from drills.runbook import Command, RunbookDocument, Runbook
+    from drills.runbook import Command, Runbook, RunbookDocument
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"  # the same as drills.specs.CATALOG_DIR
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -28,7 +28,7 @@ console = Console(stderr=True, emoji=False)
 out = Console(soft_wrap=True, emoji=False) if sys.stdout.isatty() else Console(soft_wrap=True, width=160,
                                                                                emoji=False)
 
-SandboxOpt = Annotated[Optional[Path], typer.Option("--sandbox", help="sandbox directory (default: "
+SandboxOpt = Annotated[Path | None, typer.Option("--sandbox", help="sandbox directory (default: "
                                                     "$DRILLBOOK_SANDBOX or ~/.local/state/drillbook/sandbox)")]
 ProfileOpt = Annotated[str, typer.Option("--profile", help="sandbox timing profile: fast | realistic")]
 CatalogOpt = Annotated[Path, typer.Option("--catalog", help="directory of drill specs")]
@@ -53,9 +53,10 @@ def _fail(exc: Exception, code: int = 2) -> None:
 def parse(
     file: Path,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    rules: Annotated[Optional[list[Path]], typer.Option(
-        "--rules", help="Prometheus alert rule file: checks alert names, gives severities runbooks omit")] = None,
-    style: Annotated[Optional[Path], typer.Option(
+    rules: Annotated[list[Path] | None, typer.Option(
+        "--rules", help="Prometheus alert rule file: checks alert names, gives severities runbooks omit"),
+    ] = None,
+    style: Annotated[Path | None, typer.Option(
         "--style", help="section vocabulary YAML (default: drillbook-style.yaml beside the runbook)")] = None,
     indented_code: Annotated[bool, typer.Option(
         "--indented-code", help="read indented code blocks as steps too")] = False,
@@ -68,7 +69,8 @@ def parse(
 
     try:
         options = load_style(style) if style else options_for(file)
-        options = replace(options.with_rules(rules or []), indented_code=indented_code or options.indented_code)
+        indented = indented_code or options.indented_code
+        options = replace(options.with_rules(rules or []), indented_code=indented)
         document = parse_runbook_file(file, options)
     except DrillbookError as exc:
         _fail(exc)
@@ -88,7 +90,8 @@ def _print_document(document: RunbookDocument) -> None:
 def _print_runbook(rb: Runbook) -> None:
     severity = f"{rb.priority or '?'} ({escape(rb.severity or 'no severity')})"
     alerts = escape(", ".join(rb.expected_alerts) or "none")
-    out.print(f"[bold]runbook: {escape(rb.title)}[/bold]  [dim]line {rb.line}[/dim]  {severity}  alerts: {alerts}")
+    head = f"[bold]runbook: {escape(rb.title)}[/bold]  [dim]line {rb.line}[/dim]"
+    out.print(f"{head}  {severity}  alerts: {alerts}")
     causes = {c.line: c for c in rb.causes}
     for section in rb.sections:
         if section.kind == "cause" and section.line in causes:
@@ -138,7 +141,8 @@ def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
                     if not rb.causes and rb.steps
                     and (document.path, rb.title, rb.remediation_title or RUNBOOK_LEVEL) not in covered]
         if missing:
-            out.print(f"\n[bold]{len(missing)} runbook cause(s) in {escape(document.path)} without a drill:[/bold]")
+            where = escape(document.path)
+            out.print(f"\n[bold]{len(missing)} runbook cause(s) in {where} without a drill:[/bold]")
             for rb_title, cause in missing:
                 out.print(f"  {escape(rb_title)} / {escape(cause)}")
 
@@ -183,17 +187,17 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
 
 @app.command()
 def run(
-    drill_ids: Annotated[Optional[list[str]], typer.Argument(help="drill ids (or prefixes like agent-down/)")] = None,
-    runbook: Annotated[Optional[list[str]], typer.Option("--runbook", help="all drills of this runbook")] = None,
+    drill_ids: Annotated[list[str] | None, typer.Argument(help="drill ids (or prefixes like agent-down/)")] = None,
+    runbook: Annotated[list[str] | None, typer.Option("--runbook", help="all drills of this runbook")] = None,
     target: Annotated[str, typer.Option("--target", help="where to run: local | kind")] = "local",
-    context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context (kind target)")] = None,
-    allow_context: Annotated[Optional[list[str]], typer.Option(
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context (kind target)")] = None,
+    allow_context: Annotated[list[str] | None, typer.Option(
         "--allow-context", help="also allow contexts matching this pattern (default: only kind-*)")] = None,
     report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("drill-reports"),
     sandbox: SandboxOpt = None,
     profile: ProfileOpt = "fast",
     catalog: CatalogOpt = CATALOG_DIR,
-    pushgateway: Annotated[Optional[str], typer.Option(
+    pushgateway: Annotated[str | None, typer.Option(
         "--pushgateway", envvar="DRILLBOOK_PUSHGATEWAY",
         help="also push drillbook_drill_success / time-to-detect / time-to-recover to this Pushgateway URL")] = None,
 ) -> None:

@@ -29,13 +29,13 @@ PROJECT_ROOT = PACKAGE_DIR.parent
 
 def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     """1-based line of the YAML node at pydantic's error location (the deepest node that exists)."""
-    line = node.start_mark.line + 1
+    line: int = node.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == part), None)
             if match is None:
                 key = next((k for k, _ in node.value if k.value == part), None)
-                return key.start_mark.line + 1 if key else line
+                return int(key.start_mark.line) + 1 if key else line
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
@@ -73,7 +73,8 @@ def load_spec(path: Path) -> DrillSpec:
 
 
 def _check_budgets(spec: DrillSpec, node: yaml.Node) -> None:
-    overrides = [(("budgets", name), value) for name, value in spec.budgets.model_dump().items()]
+    overrides: list[tuple[tuple[str, ...], object]] = [
+        (("budgets", name), value) for name, value in spec.budgets.model_dump().items()]
     overrides += [(("profiles", profile, "budgets", name), value) for profile, o in spec.profiles.items()
                   for name, value in o.budgets.items()]
     for loc, value in overrides:
@@ -91,7 +92,7 @@ def _check_fault(spec: DrillSpec, node: yaml.Node) -> None:
         plugin = registry.fault(spec.fault.kind)
     except DrillbookError as exc:
         raise SpecError(f"fault.kind: {exc}", spec.source, _line_of(node, ("fault", "kind"))) from exc
-    known = {name for name, f in plugin.params.model_fields.items() for name in (name, f.alias) if name}
+    known = {key for name, f in plugin.params.model_fields.items() for key in (name, f.alias) if key}
     for key in spec.fault.params:
         if key not in known:
             raise SpecError(f"fault.params.{key}: not a parameter of fault {plugin.kind!r}; it takes: "
@@ -179,11 +180,12 @@ def _check_steps(drill: ResolvedDrill, node: yaml.Node | None) -> None:
     for i, sel in enumerate(drill.spec.steps or []):
         where = _line_of(node, ("steps", i)) if node is not None else None
         if sel.line is not None and sel.line not in starts:
-            raise SpecError(f"steps[{i}].line {sel.line}: no step of {drill.cause_title!r} starts there; steps "
-                            f"start at lines {', '.join(map(str, starts)) or 'none'}", drill.spec.source, where)
+            at = ", ".join(map(str, starts)) or "none"
+            raise SpecError(f"steps[{i}].line {sel.line}: no step of {drill.cause_title!r} starts there; "
+                            f"steps start at lines {at}", drill.spec.source, where)
         if sel.contains is not None and not any(sel.contains in c.text for c in drill.commands):
-            raise SpecError(f"steps[{i}].contains {sel.contains!r}: no step of {drill.cause_title!r} contains it",
-                            drill.spec.source, where)
+            raise SpecError(f"steps[{i}].contains {sel.contains!r}: no step of {drill.cause_title!r} "
+                            "contains it", drill.spec.source, where)
 
 
 def load_catalog(directory: Path = CATALOG_DIR) -> list[DrillSpec]:

@@ -10,7 +10,6 @@ in ``other``, and what cannot be read becomes a :class:`Notice` with its line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from drills.errors import RunbookError
 from drills.runbook import extract
@@ -20,11 +19,26 @@ from drills.runbook.options import ParseOptions
 from drills.runbook.outline import Event, Fence, Heading, ListBlock, Para, Table
 from drills.runbook.shell import console_text
 
-SHELL_LANGS = {"bash", "sh", "shell", "zsh", "ksh", "console", "shell-session", "shellsession", "terminal",
-               "sh-session", "session"}
+SHELL_LANGS = {
+    "bash",
+    "sh",
+    "shell",
+    "zsh",
+    "ksh",
+    "console",
+    "shell-session",
+    "shellsession",
+    "terminal",
+    "sh-session",
+    "session",
+}
 _COMMAND_SECTIONS = {"investigation", "resolution", "investigation-resolution"}
-_PARTS: dict[str, str] = {"symptoms": "symptoms", "investigation": "investigation", "resolution": "resolution",
-                          "investigation-resolution": "resolution"}
+_PARTS: dict[str, str] = {
+    "symptoms": "symptoms",
+    "investigation": "investigation",
+    "resolution": "resolution",
+    "investigation-resolution": "resolution",
+}
 
 
 @dataclass
@@ -50,8 +64,16 @@ class _Cause:
 class RunbookBuilder:
     """Collects one runbook while the document builder feeds it the events inside its heading."""
 
-    def __init__(self, path: str, lines: list[str], options: ParseOptions, heading: Heading,
-                 number: int | None, title: str, notices: list[Notice]) -> None:
+    def __init__(
+        self,
+        path: str,
+        lines: list[str],
+        options: ParseOptions,
+        heading: Heading,
+        number: int | None,
+        title: str,
+        notices: list[Notice],
+    ) -> None:
         self.path, self.lines, self.options, self.notices = path, lines, options, notices
         self.level, self.number, self.title = heading.level, number, title
         self.heading, self.line = heading.text, heading.line
@@ -115,7 +137,9 @@ class RunbookBuilder:
             selectable = kind in ("resolution", "investigation-resolution") and self.remediation_title is None
             if selectable:
                 self.remediation_title = extract.plain(h.text)
-            self.sections.append(Outline(title=extract.plain(h.text), kind=kind, line=h.line, selectable=selectable))
+            self.sections.append(
+                Outline(title=extract.plain(h.text), kind=kind, line=h.line, selectable=selectable)
+            )
             self.stack.append(_Frame(h.level, kind, h.text))
 
     def on_para(self, p: Para) -> None:
@@ -133,7 +157,9 @@ class RunbookBuilder:
         self.alerts += [(a, p.line) for a in extract.alerts_in_line(p.text)]
         if ctx == "symptoms" and p.in_item:
             self.symptoms.append(extract.unchecked(p.text))
-            if any(extract.plain(f.title).casefold().startswith(("alert", "related alert")) for f in self.stack):
+            if any(
+                extract.plain(f.title).casefold().startswith(("alert", "related alert")) for f in self.stack
+            ):
                 self.alerts += [(a, p.line) for a in extract.alert_names(p.text)]
         if value := extract.severity_in(p.text):
             self.severity.append((value, f"line {p.line}"))
@@ -149,12 +175,16 @@ class RunbookBuilder:
             target = self.cause.symptoms if self.cause is not None else self.symptoms
             target.extend(s.strip() for s in f.content.splitlines() if s.strip())
             return
-        section: Section = {"investigation": "investigation", "resolution": "resolution",
-                            "investigation-resolution": "investigation-resolution"}.get(part, "other")  # type: ignore[assignment]
+        section: Section = {
+            "investigation": "investigation",
+            "resolution": "resolution",
+            "investigation-resolution": "investigation-resolution",
+        }.get(part, "other")  # type: ignore[assignment]
         block = self.block(f, section, runnable=part in _COMMAND_SECTIONS or part == "direct")
         if self.cause is not None:
             {"investigation": self.cause.investigation, "resolution": self.cause.resolution}.get(
-                part, self.other).append(block)
+                part, self.other
+            ).append(block)
         elif part == "direct":
             self.direct.append(block)
         elif section == "investigation":
@@ -175,8 +205,15 @@ class RunbookBuilder:
                 commands = split_commands(source if source is not None else f.content, first, self.path)
             except RunbookError as exc:
                 self.note(exc.line or f.line, f"{exc.message}; block at line {f.line} not read as steps")
-        return Block(file=self.path, line=f.line, end_line=f.end_line, lang=lang, section=section,
-                     text=f.content, commands=commands)
+        return Block(
+            file=self.path,
+            line=f.line,
+            end_line=f.end_line,
+            lang=lang,
+            section=section,
+            text=f.content,
+            commands=commands,
+        )
 
     def on_table(self, t: Table) -> None:
         if self.cause is None and self.context() == "causes" and self.table_causes(t):
@@ -203,8 +240,11 @@ class RunbookBuilder:
         kinds = {i: _PARTS.get(self.options.kind(h), "") for i, h in enumerate(header) if i != title_col}
         if not any(kinds.values()):
             kinds = dict.fromkeys(kinds, "resolution")
-        rows = [(cells, line) for cells, line in t.rows[1:]
-                if any(" " in code.strip() for c in cells for code in extract.code_spans(c))]
+        rows = [
+            (cells, line)
+            for cells, line in t.rows[1:]
+            if any(" " in code.strip() for c in cells for code in extract.code_spans(c))
+        ]
         if not rows:
             return False
         for cells, line in rows:
@@ -214,20 +254,34 @@ class RunbookBuilder:
             for col, part in kinds.items():
                 for code in extract.code_spans(cells[col]) if col < len(cells) and part else []:
                     fence = Fence("inline", code, line, line, "`")
-                    block = self.block(fence, "resolution" if part == "resolution" else "investigation",
-                                       runnable=True, text=code)
+                    block = self.block(
+                        fence,
+                        "resolution" if part == "resolution" else "investigation",
+                        runnable=True,
+                        text=code,
+                    )
                     {"investigation": self.cause.investigation, "symptoms": self.other}.get(
-                        part, self.cause.resolution).append(block)
+                        part, self.cause.resolution
+                    ).append(block)
             self.close_cause()
         return True
 
     def on_list(self, lst: ListBlock) -> None:
-        if self.cause is None and self.context() == "causes" and \
-                any(isinstance(e, Fence) for item in lst.items for e in item.events):
+        if (
+            self.cause is None
+            and self.context() == "causes"
+            and any(isinstance(e, Fence) for item in lst.items for e in item.events)
+        ):
             for item in lst.items:
                 first = next((e for e in item.events if isinstance(e, Para)), None)
                 numbered = extract.numbered_cause(extract.plain(first.text)) if first else None
-                title = numbered[1] if numbered else extract.item_title(first.text) if first else f"item {item.line}"
+                title = (
+                    numbered[1]
+                    if numbered
+                    else extract.item_title(first.text)
+                    if first
+                    else f"item {item.line}"
+                )
                 number = numbered[0] if numbered else item.number
                 self.open_cause(number, title, title, item.line, self.level + 100)
                 for event in item.events:
@@ -250,13 +304,26 @@ class RunbookBuilder:
         if cause is None:
             return
         if not cause.resolution:
-            self.note(cause.line, f"cause {cause.heading!r} has no remediation steps (no '**Resolution:**' "
-                                  "code fence or shell block)")
+            self.note(
+                cause.line,
+                f"cause {cause.heading!r} has no remediation steps (no '**Resolution:**' "
+                "code fence or shell block)",
+            )
         if any(c.title.casefold() == cause.title.casefold() for c in self.causes):
-            raise RunbookError(f"duplicate cause {cause.heading!r} in {self.heading!r}", self.path, cause.line)
-        self.causes.append(Cause(number=cause.number, title=cause.title, heading=cause.heading, line=cause.line,
-                                 symptoms=cause.symptoms, investigation=cause.investigation,
-                                 resolution=cause.resolution))
+            raise RunbookError(
+                f"duplicate cause {cause.heading!r} in {self.heading!r}", self.path, cause.line
+            )
+        self.causes.append(
+            Cause(
+                number=cause.number,
+                title=cause.title,
+                heading=cause.heading,
+                line=cause.line,
+                symptoms=cause.symptoms,
+                investigation=cause.investigation,
+                resolution=cause.resolution,
+            )
+        )
 
     def note(self, line: int, message: str) -> None:
         self.notices.append(Notice(file=self.path, line=line, message=message))
@@ -266,22 +333,39 @@ class RunbookBuilder:
         self.close_cause()
         if self.direct and not self.resolution and not self.causes:
             self.resolution = [replace(b, section="resolution") for b in self.direct]
-            self.sections.insert(0, Outline(title=self.title, kind="resolution", line=self.line, selectable=True))
+            self.sections.insert(
+                0, Outline(title=self.title, kind="resolution", line=self.line, selectable=True)
+            )
         else:
-            self.investigation = [replace(b, section="investigation") for b in self.direct] + \
-                self.investigation
+            self.investigation = [
+                replace(b, section="investigation") for b in self.direct
+            ] + self.investigation
         alerts = self.checked_alerts(extra_alerts + self.alerts)
         severity, priority, source = self.pick_severity(extra_severity + self.severity, alerts)
         if severity is None:
-            self.note(self.line, f"runbook {self.heading!r} states no severity ('**Severity: ...**' line, "
-                                 "table, front matter, P-level in the title, or an alert rule's label)")
-        fields: dict[str, Any] = dict(
-            number=self.number, title=self.title, heading=self.heading, line=self.line, file=self.path,
-            severity=severity, priority=priority, severity_source=source, expected_alerts=alerts,
-            symptoms=self.symptoms, investigation=self.investigation, causes=self.causes,
-            resolution=self.resolution, remediation_title=self.remediation_title, other=self.other,
-            sections=self.sections)
-        return Runbook(**fields)
+            self.note(
+                self.line,
+                f"runbook {self.heading!r} states no severity ('**Severity: ...**' line, "
+                "table, front matter, P-level in the title, or an alert rule's label)",
+            )
+        return Runbook(
+            number=self.number,
+            title=self.title,
+            heading=self.heading,
+            line=self.line,
+            file=self.path,
+            severity=severity,
+            priority=priority,
+            severity_source=source,
+            expected_alerts=alerts,
+            symptoms=self.symptoms,
+            investigation=self.investigation,
+            causes=self.causes,
+            resolution=self.resolution,
+            remediation_title=self.remediation_title,
+            other=self.other,
+            sections=self.sections,
+        )
 
     def checked_alerts(self, found: list[tuple[str, int]]) -> list[str]:
         rules = self.options.alert_rules
@@ -296,7 +380,9 @@ class RunbookBuilder:
                 names.append(name)
         return names
 
-    def pick_severity(self, found: list[tuple[str, str]], alerts: list[str]) -> tuple[str | None, str | None, str]:
+    def pick_severity(
+        self, found: list[tuple[str, str]], alerts: list[str]
+    ) -> tuple[str | None, str | None, str]:
         words = self.options.severity_words
         for value, source in found:
             if priority_of(value, words):
@@ -309,4 +395,3 @@ class RunbookBuilder:
                 mapped = self.options.label_priority.get(label.casefold()) or priority_of(label, words)
                 return label, mapped, f"alert rule {alert} severity label"
         return None, None, ""
-

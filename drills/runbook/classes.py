@@ -17,8 +17,16 @@ from drills.runbook.shell import simple_commands
 Verdict = tuple[CommandClass, str]
 RO, MUT, MAN, EXT = CommandClass.READ_ONLY, CommandClass.MUTATING, CommandClass.MANUAL, CommandClass.EXTERNAL
 _RANK = {RO: 0, MUT: 1, MAN: 2, EXT: 3}
-_SAYS = {RO: "is read-only", MUT: "mutates", MAN: "needs a person (interactive, or host access on a node)",
-         EXT: "talks to a system outside the sandbox"}
+_SAYS = {
+    RO: "is read-only",
+    MUT: "mutates",
+    MAN: "needs a person (interactive, or host access on a node)",
+    EXT: "talks to a system outside the sandbox",
+}
+
+
+def _words(text: str) -> set[str]:
+    return set(text.split())
 
 
 def _table(**by_class: str) -> dict[str, CommandClass]:
@@ -38,14 +46,17 @@ _KUBECTL = _table(  # also `oc`, which takes the same verbs plus its own
     man="edit port-forward attach proxy debug rsh rsync",
     ext="login",
 )
-_REDIS = _table(ro="PING INFO GET MGET KEYS SCAN TTL PTTL DBSIZE EXISTS TYPE STRLEN HGET HGETALL HKEYS HLEN "
-                "LRANGE LLEN SMEMBERS SCARD ZRANGE ZCARD XLEN XRANGE ROLE LASTSAVE TIME ECHO CONFIG_GET "
-                "SLOWLOG_GET SLOWLOG_LEN MEMORY_USAGE MEMORY_STATS MEMORY_DOCTOR CLIENT_LIST CLIENT_INFO "
-                "CLUSTER_INFO CLUSTER_NODES --scan --bigkeys --memkeys --stat --latency")
+_REDIS = _table(
+    ro="PING INFO GET MGET KEYS SCAN TTL PTTL DBSIZE EXISTS TYPE STRLEN HGET HGETALL HKEYS HLEN "
+    "LRANGE LLEN SMEMBERS SCARD ZRANGE ZCARD XLEN XRANGE ROLE LASTSAVE TIME ECHO CONFIG_GET "
+    "SLOWLOG_GET SLOWLOG_LEN MEMORY_USAGE MEMORY_STATS MEMORY_DOCTOR CLIENT_LIST CLIENT_INFO "
+    "CLUSTER_INFO CLUSTER_NODES --scan --bigkeys --memkeys --stat --latency"
+)
 _REDIS_PAIRS = {"CONFIG", "SLOWLOG", "MEMORY", "CLIENT", "CLUSTER", "ACL", "SCRIPT"}
 _TOOLS = _table(
-    ro="grep egrep fgrep rg sort uniq head tail wc awk sed cut jq yq echo printf true false sleep ls df du cat "
-    "env printenv ps date whoami hostname id uptime free tr column test [ nslookup dig host ping traceroute "
+    ro="grep egrep fgrep rg sort uniq head tail wc awk sed cut jq yq echo printf true false sleep ls df du "
+    "cat env printenv ps date whoami hostname id uptime free tr column test [ nslookup dig host ping "
+    "traceroute "
     "tracepath mtr getent nproc uname lscpu lsblk findmnt stat file which type whereis basename dirname "
     "realpath readlink md5sum sha1sum sha256sum diff cmp xxd od hexdump strings base64 vmstat iostat mpstat "
     "pidstat sar lsof ss netstat ifconfig dmesg tac nl fold paste join comm seq export local declare find "
@@ -78,22 +89,28 @@ _TOOLS = _table(
     "argocd_login flux_bootstrap",
 )
 _VALUE_FLAGS = {  # flags that consume the next word, so it is not mistaken for a verb or a host
-    "kubectl": set("-n --namespace --context --cluster --user --kubeconfig -s --server --token --as -c "
-                   "--container -l --selector -o --output -f --filename --since --tail".split()),
-    "redis-cli": set("-h -p -a -n -u -s --user --pass".split()),
-    "curl": set("-w -o -H -d -X -u -A -e -m -T -F -b -c -x -K --data --data-raw --data-binary "
-                "--data-urlencode --json --header --request --user --max-time --connect-timeout --output "
-                "--write-out --cacert --cert --key --retry --form --upload-file --resolve --proxy".split()),
-    "wget": set("-O -o -T -t -U --post-data --post-file --body-data --body-file --method --header "
-                "--output-document --timeout --tries --user --password".split()),
-    "nc": {"-p", "-w", "-s"},
-    "xargs": set("-n -I -P -L -d -s -E -a --max-args --max-procs --delimiter --arg-file".split()),
-    "helm": set("-n --namespace --kube-context --kubeconfig -o --output --revision -f --values --set".split()),
-    "etcdctl": set("--endpoints --cacert --cert --key --user --password -w --write-out".split()),
+    "kubectl": _words(
+        "-n --namespace --context --cluster --user --kubeconfig -s --server --token --as -c "
+        "--container -l --selector -o --output -f --filename --since --tail"
+    ),
+    "redis-cli": _words("-h -p -a -n -u -s --user --pass"),
+    "curl": _words(
+        "-w -o -H -d -X -u -A -e -m -T -F -b -c -x -K --data --data-raw --data-binary "
+        "--data-urlencode --json --header --request --user --max-time --connect-timeout --output "
+        "--write-out --cacert --cert --key --retry --form --upload-file --resolve --proxy"
+    ),
+    "wget": _words(
+        "-O -o -T -t -U --post-data --post-file --body-data --body-file --method --header "
+        "--output-document --timeout --tries --user --password"
+    ),
+    "nc": _words("-p -w -s"),
+    "xargs": _words("-n -I -P -L -d -s -E -a --max-args --max-procs --delimiter --arg-file"),
+    "helm": _words("-n --namespace --kube-context --kubeconfig -o --output --revision -f --values --set"),
+    "etcdctl": _words("--endpoints --cacert --cert --key --user --password -w --write-out"),
 }
-_WRAPPERS = set("env timeout nohup time command sh bash zsh ash dash nice ionice stdbuf xargs exec".split())
+_WRAPPERS = _words("env timeout nohup time command sh bash zsh ash dash nice ionice stdbuf xargs exec")
 _SHELLS = {"sh", "bash", "zsh", "ash", "dash", "/bin/sh", "/bin/bash"}
-_NET_TOOLS = set("curl wget nc ncat netcat telnet http https xh".split())
+_NET_TOOLS = _words("curl wget nc ncat netcat telnet http https xh")
 _HTTP_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"}
 _HOST = re.compile(r"^(?:\w+://)?(?:[^@/]*@)?(\[[^\]]*\]|[^:/?#]*)")  # scheme://user@HOST:port/path
 
@@ -107,8 +124,11 @@ def classify(command_text: str) -> Verdict:
 def _positionals(args: list[str], value_flags: set[str]) -> list[str]:
     """Arguments that are neither flags nor the value of a flag in ``value_flags``."""
     prev = ["", *args[:-1]]
-    return [a for a, p in zip(args, prev, strict=False)
-            if (a == "-" or not a.startswith("-")) and p not in value_flags]
+    return [
+        a
+        for a, p in zip(args, prev, strict=False)
+        if (a == "-" or not a.startswith("-")) and p not in value_flags
+    ]
 
 
 def _classify_words(words: list[str]) -> Verdict:
@@ -131,10 +151,14 @@ def _classify_words(words: list[str]) -> Verdict:
         return _network(tool, args)
     if tool in ("sed", "yq", "perl") and any(a.startswith(("-i", "--in-place")) for a in args):
         return MUT, f"{tool} -i edits files in place"
-    if tool == "find" and any(a in ("-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint") for a in args):
+    if tool == "find" and any(
+        a in ("-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint") for a in args
+    ):
         return MUT, "find with -delete/-exec acts on what it finds"
     if tool == "openssl" and args and args[0] == "s_client":
-        return _network("openssl s_client", [a.replace(":", "/", 1) for a in args if not a.startswith("-")][1:])
+        return _network(
+            "openssl s_client", [a.replace(":", "/", 1) for a in args if not a.startswith("-")][1:]
+        )
     pos = _positionals(args, _VALUE_FLAGS.get(tool, set()))
     for key in (" ".join([tool, *pos[:2]]), " ".join([tool, *pos[:1]]), tool):
         if key in _TOOLS:
@@ -178,7 +202,9 @@ def _kubectl(tool: str, args: list[str]) -> Verdict:
 def _internal(host: str) -> bool:
     """Loopback, private addresses and cluster names (no dot, ``*.svc``, ``*.cluster.local``)."""
     host = host.strip("[]").lower()
-    private = re.match(r"^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|::1$|0\.0\.0\.0$)", host) is not None
+    private = (
+        re.match(r"^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|::1$|0\.0\.0\.0$)", host) is not None
+    )
     return private or "." not in host or host.endswith((".svc", ".cluster.local", ".localhost", ".internal"))
 
 
@@ -197,7 +223,9 @@ def _network(tool: str, args: list[str]) -> Verdict:
     write = _http_write(tool, args, pos[1:], method)
     if write:
         return MUT, f"{tool} {write} to {host} may change it"
-    if tool == "wget" and not any(a in ("-O-", "-qO-", "-O", "--spider", "--output-document=-") for a in args):
+    if tool == "wget" and not any(
+        a in ("-O-", "-qO-", "-O", "--spider", "--output-document=-") for a in args
+    ):
         return MUT, f"wget from {host} saves a file"
     if tool in ("curl", "wget") and _output_file(args):
         return MUT, f"{tool} from {host} writes a file"
@@ -216,13 +244,29 @@ def _http_write(tool: str, args: list[str], items: list[str], method: str | None
             method = a[2:]
     if method and method.upper() not in ("GET", "HEAD", "OPTIONS"):
         return method.upper()
-    body_flags = ("-d", "--data", "--json", "-F", "--form", "-T", "--upload-file", "--post-data", "--post-file",
-                  "--body-data", "--body-file")
-    if any(a.split("=")[0] in body_flags or a.startswith(("--data", "--form")) or
-           (a.startswith(("-d", "-F", "-T")) and not a.startswith("--") and len(a) > 2 and tool == "curl")
-           for a in args):
+    body_flags = (
+        "-d",
+        "--data",
+        "--json",
+        "-F",
+        "--form",
+        "-T",
+        "--upload-file",
+        "--post-data",
+        "--post-file",
+        "--body-data",
+        "--body-file",
+    )
+    if any(
+        a.split("=")[0] in body_flags
+        or a.startswith(("--data", "--form"))
+        or (a.startswith(("-d", "-F", "-T")) and not a.startswith("--") and len(a) > 2 and tool == "curl")
+        for a in args
+    ):
         return "POST"
-    if tool in ("http", "https", "xh") and any(re.match(r"^[^=:@]+(:=|=|@)", i) and "==" not in i for i in items):
+    if tool in ("http", "https", "xh") and any(
+        re.match(r"^[^=:@]+(:=|=|@)", i) and "==" not in i for i in items
+    ):
         return "POST"
     return None
 

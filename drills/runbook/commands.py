@@ -14,11 +14,13 @@ from drills.runbook.classes import classify
 from drills.runbook.model import Command
 from drills.runbook.shell import ANGLE_PLACEHOLDER, simple_commands
 
-_WELL_KNOWN_ENV = set("HOME PATH USER PWD OLDPWD SHELL HOSTNAME LANG TERM TMPDIR KUBECONFIG EDITOR UID EUID "
-                      "RANDOM LOGNAME SECONDS PPID IFS".split())
+_WELL_KNOWN_ENV = frozenset(("HOME", "PATH", "USER", "PWD", "OLDPWD", "SHELL", "HOSTNAME", "LANG", "TERM",
+                             "TMPDIR", "KUBECONFIG", "EDITOR", "UID", "EUID", "RANDOM", "LOGNAME", "SECONDS",
+                             "PPID", "IFS"))
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _CONST_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
-_DUMMY = [re.compile(p) for p in (r"x{3,}", r"^(?i:your)[-_][A-Za-z0-9_-]+$", r"^(working|good|known-good)-tag$")]
+_DUMMY = [re.compile(p)
+          for p in (r"x{3,}", r"^(?i:your)[-_][A-Za-z0-9_-]+$", r"^(working|good|known-good)-tag$")]
 _BRACKET = re.compile(r"\[([A-Z][A-Z0-9]+(?:[_-][A-Z0-9]{2,})*)\]")
 _MUSTACHE = re.compile(r"\{\{\s*\.?[A-Za-z_][\w.]*\s*\}\}")
 _ASSIGNED = re.compile(r"(?:^|[;&|(]\s*|\b(?:export|local|declare|readonly)\s+)([A-Za-z_]\w*)=")
@@ -111,7 +113,8 @@ def find_placeholders(command_text: str, assigned: set[str]) -> list[str]:
     """Names a person must fill in before this command can run, without duplicates.
 
     First unbound ``$VARS`` (not in ``assigned`` from earlier commands, not set by this command, not
-    well-known env), then ``<NAME>``, ``[NAME]`` and ``{{ name }}`` as written, then CONSTANT_LIKE words or ``=``-values (``NEW_KEY``) and dummy literals
+    well-known env), then ``<NAME>``, ``[NAME]`` and ``{{ name }}`` as written, then CONSTANT_LIKE
+    words or ``=``-values (``NEW_KEY``) and dummy literals
     (``your-org``, ``working-tag``, ``sg-xxxxx``) in word order.
     """
     bound = assigned | _assigned_names(command_text) | _WELL_KNOWN_ENV

@@ -11,8 +11,10 @@ import re
 
 _MARKUP = re.compile(r"[*_`~]+")
 _CHECKBOX = re.compile(r"^\s*\[[ xX]\]\s*")
-_SEVERITY = re.compile(r"(?:severity|priority|sev|urgency)\s*\**\s*[:=]\s*\**\s*([^*\n|]+?)\s*\**\s*$",
-                       re.IGNORECASE | re.MULTILINE)
+_SEVERITY = re.compile(
+    r"(?:severity|priority|sev|urgency)\s*\**\s*[:=]\s*\**\s*([^*\n|]+?)\s*\**\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 _SEVERITY_KEYS = {"severity", "priority", "sev", "urgency"}
 _LEVEL_IN_TEXT = re.compile(r"(?<![\w-])(P[0-4]|SEV[-\s]?[0-5])(?![\w-])", re.IGNORECASE)
 _ALERT_LINE = re.compile(r"^[\s*_]*(?:firing\s+)?alert(?:s|name|\s+name)?\b", re.IGNORECASE)
@@ -92,7 +94,7 @@ def numbered_cause(text: str) -> tuple[int | None, str] | None:
 
 
 def without_level_tag(title: str) -> str:
-    """"[P1] Search stalled" -> "Search stalled": the level is the severity, not part of the name."""
+    """ "[P1] Search stalled" -> "Search stalled": the level is the severity, not part of the name."""
     return _LEVEL_TAG.sub("", title) or title
 
 

@@ -7,24 +7,23 @@ Models are frozen: a parsed runbook is evidence of what the document said, not s
 
 from __future__ import annotations
 
-import re
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Literal
-
 
 from drills.errors import RunbookError
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
 Section = Literal["investigation", "resolution", "investigation-resolution", "symptoms", "other"]
-SectionKind = Literal["symptoms", "impact", "investigation", "resolution", "investigation-resolution", "causes",
-                      "cause", "other"]
+SectionKind = Literal["symptoms", "impact", "investigation", "resolution", "investigation-resolution",
+                      "causes", "cause", "other"]
 # Words teams use for a severity, and the P-level each means. SEV-1 is the worst on the SEV scale, P0 on ours.
 SEVERITY_WORDS = {"CRITICAL": "P0", "BLOCKER": "P0", "EMERGENCY": "P0", "HIGH": "P1", "MAJOR": "P1",
-                  "ERROR": "P1", "PAGE": "P1", "MEDIUM": "P2", "MODERATE": "P2", "MINOR": "P2", "WARNING": "P2",
-                  "WARN": "P2", "LOW": "P3", "INFO": "P3", "NONE": "P3", "TICKET": "P3"}
+                  "ERROR": "P1", "PAGE": "P1", "MEDIUM": "P2", "MODERATE": "P2", "MINOR": "P2",
+                  "WARNING": "P2", "WARN": "P2", "LOW": "P3", "INFO": "P3", "NONE": "P3", "TICKET": "P3"}
 SEV_LEVELS = {0: "P0", 1: "P0", 2: "P1", 3: "P2", 4: "P3", 5: "P3"}
 _LEVEL = re.compile(r"^(?:(P)\s*-?\s*(\d)|(SEV)(?:ERITY)?\s*-?\s*(\d))\b")
 
@@ -46,20 +45,17 @@ def priority_of(severity: str, words: Mapping[str, str] | None = None) -> str | 
     return table.get(word) or table.get(head)
 
 
-_frozen = dataclass(frozen=True, kw_only=True)
 # Frozen stdlib dataclasses rather than pydantic: the parser builds them from trusted values, and not
-# importing pydantic keeps `drillbook parse` fast to start. ``to_json``/``replace`` give what callers need.
+# importing pydantic keeps `drillbook parse` fast to start. ``to_json`` is what callers need.
 
 
 class _Frozen:
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
+        data: dict[str, object] = asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
+        return data
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
-
-    def replace(self, **changes: object) -> _Frozen:
-        return replace(self, **changes)  # type: ignore[type-var]  # every subclass is a dataclass
 
 
 class CommandClass(StrEnum):
@@ -71,7 +67,7 @@ class CommandClass(StrEnum):
     EXTERNAL = "external"
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Command(_Frozen):
     """One logical shell command of a fenced block (continuations joined onto one line)."""
 
@@ -84,7 +80,7 @@ class Command(_Frozen):
     comment: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Block(_Frozen):
     """A fenced code block; ``line`` is the opening fence, ``end_line`` the closing one."""
 
@@ -97,9 +93,9 @@ class Block(_Frozen):
     commands: list[Command] = field(default_factory=list)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Notice(_Frozen):
-    """Something in the file drillbook could not read as runbook structure, kept so nothing is lost silently."""
+    """Something drillbook could not read as runbook structure, reported so nothing is lost silently."""
 
     file: str
     line: int
@@ -109,7 +105,7 @@ class Notice(_Frozen):
         return f"{self.file}:{self.line}: {self.message}"
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Outline(_Frozen):
     """One section of a runbook as ``drillbook parse`` lists it: ``title`` is what a drill spec names.
 
@@ -123,7 +119,7 @@ class Outline(_Frozen):
     selectable: bool = False
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Cause(_Frozen):
     """One cause (a heading, list item or table row) with its symptoms and the resolution a drill replays."""
 
@@ -141,7 +137,7 @@ class Cause(_Frozen):
         return [cmd for block in self.resolution for cmd in block.commands]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Runbook(_Frozen):
     """One runbook: a "## Runbook N: Title" section of a collection, or a whole alert-per-file document.
 
@@ -174,7 +170,7 @@ class Runbook(_Frozen):
         return [cmd for block in self.resolution for cmd in block.commands]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class EscalationLevel(_Frozen):
     """A row of the "Escalation Paths" table; ``response_time_s`` is the drill's time budget."""
 
@@ -186,7 +182,7 @@ class EscalationLevel(_Frozen):
     line: int
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class ChecklistPhase(_Frozen):
     """A "### Phase N: Name (a-b unit)" of the general checklist, window in seconds."""
 
@@ -204,7 +200,7 @@ def _match(wanted: str | int, number: int | None, title: str, heading: str) -> b
     return key in (title.casefold(), heading.casefold())
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RunbookDocument(_Frozen):
     """A whole runbook file: the runbooks plus the shared escalation table and checklist."""
 
@@ -242,7 +238,8 @@ class RunbookDocument(_Frozen):
         """
         rb = runbook if isinstance(runbook, Runbook) else self.runbook(runbook)
         remediation = (rb.remediation_title or "").casefold()
-        if title is None or (isinstance(title, str) and remediation and title.strip().casefold() == remediation
+        names_remediation = isinstance(title, str) and remediation and title.strip().casefold() == remediation
+        if title is None or (names_remediation
                              and not any(_match(title, c.number, c.title, c.heading) for c in rb.causes)):
             if not rb.steps:
                 what = "has causes; name one with cause:" if rb.causes else "has no remediation steps"

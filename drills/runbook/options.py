@@ -18,7 +18,9 @@ from drills.errors import RunbookError
 from drills.runbook.model import SEVERITY_WORDS, SectionKind
 
 STYLE_FILE = "drillbook-style.yaml"
-_NUMBERING = re.compile(r"^(?:(?:step|phase|part|section)\s*)?(?:\d+|[ivx]+|[a-z])[.):]\s+|^\d+\s+", re.I)
+_NUMBERING = re.compile(
+    r"^(?:(?:step|phase|part|section)\s*)?(?:\d+|[ivx]+|[a-z])[.):]\s+|^\d+\s+", re.IGNORECASE
+)
 _WORD = re.compile(r"[a-z][a-z0-9]*")
 
 
@@ -31,24 +33,94 @@ class ParseOptions:
     output as commands).
     """
 
-    symptoms: tuple[str, ...] = ("symptoms", "symptom", "signs", "alerts", "alert", "detection", "how to detect",
-                                 "what you see")
+    symptoms: tuple[str, ...] = (
+        "symptoms",
+        "symptom",
+        "signs",
+        "alerts",
+        "alert",
+        "detection",
+        "how to detect",
+        "what you see",
+    )
     impact: tuple[str, ...] = ("impact", "severity", "priority", "business impact", "user impact")
-    investigation: tuple[str, ...] = ("investigation", "investigate", "diagnosis", "diagnose", "diagnostics",
-                                      "triage", "troubleshooting", "troubleshoot", "debugging", "debug",
-                                      "checks", "check", "verification", "verify", "validation",
-                                      "identify", "inspect", "analysis", "confirm", "how to confirm", "investigation steps")
-    remediation: tuple[str, ...] = ("resolution", "resolve", "remediation", "remediate", "mitigation",
-                                    "mitigate", "mitigations", "fix", "fixes", "how to fix", "recovery",
-                                    "recover", "workaround", "workarounds", "actions", "action", "remedy",
-                                    "response", "solution", "solutions", "restore", "rollback")
-    causes: tuple[str, ...] = ("causes", "cause", "common causes", "possible causes", "root causes",
-                               "likely causes", "potential causes", "common issues", "known issues",
-                               "failure modes", "scenarios", "common causes & resolutions")
+    investigation: tuple[str, ...] = (
+        "investigation",
+        "investigate",
+        "diagnosis",
+        "diagnose",
+        "diagnostics",
+        "triage",
+        "troubleshooting",
+        "troubleshoot",
+        "debugging",
+        "debug",
+        "checks",
+        "check",
+        "verification",
+        "verify",
+        "validation",
+        "identify",
+        "inspect",
+        "analysis",
+        "confirm",
+        "how to confirm",
+        "investigation steps",
+    )
+    remediation: tuple[str, ...] = (
+        "resolution",
+        "resolve",
+        "remediation",
+        "remediate",
+        "mitigation",
+        "mitigate",
+        "mitigations",
+        "fix",
+        "fixes",
+        "how to fix",
+        "recovery",
+        "recover",
+        "workaround",
+        "workarounds",
+        "actions",
+        "action",
+        "remedy",
+        "response",
+        "solution",
+        "solutions",
+        "restore",
+        "rollback",
+    )
+    causes: tuple[str, ...] = (
+        "causes",
+        "cause",
+        "common causes",
+        "possible causes",
+        "root causes",
+        "likely causes",
+        "potential causes",
+        "common issues",
+        "known issues",
+        "failure modes",
+        "scenarios",
+        "common causes & resolutions",
+    )
     severity_words: Mapping[str, str] = field(default_factory=lambda: dict(SEVERITY_WORDS))
-    label_priority: Mapping[str, str] = field(default_factory=lambda: {
-        "critical": "P0", "page": "P1", "high": "P1", "error": "P1", "major": "P1", "warning": "P2",
-        "medium": "P2", "minor": "P2", "info": "P3", "low": "P3", "none": "P3"})
+    label_priority: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "critical": "P0",
+            "page": "P1",
+            "high": "P1",
+            "error": "P1",
+            "major": "P1",
+            "warning": "P2",
+            "medium": "P2",
+            "minor": "P2",
+            "info": "P3",
+            "low": "P3",
+            "none": "P3",
+        }
+    )
     indented_code: bool = False
     alert_rules: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # alert -> its labels
 
@@ -63,7 +135,7 @@ class ParseOptions:
             for phrase in vocabulary:
                 want = _WORD.findall(phrase.casefold())
                 span = range(len(words) - len(want) + 1) if anywhere else range(1)
-                if any(words[i:i + len(want)] == want for i in span):
+                if any(words[i : i + len(want)] == want for i in span):
                     return True
             return False
 
@@ -72,8 +144,12 @@ class ParseOptions:
         inv, fix = says(self.investigation, True), says(self.remediation, True)
         if inv and fix:
             return "investigation-resolution"
-        for kind, vocabulary in (("symptoms", self.symptoms), ("impact", self.impact),
-                                 ("investigation", self.investigation), ("resolution", self.remediation)):
+        for kind, vocabulary in (
+            ("symptoms", self.symptoms),
+            ("impact", self.impact),
+            ("investigation", self.investigation),
+            ("resolution", self.remediation),
+        ):
             if says(vocabulary):
                 return kind  # type: ignore[return-value]  # the loop's literals are SectionKinds
         return "investigation" if inv else "resolution" if fix else "other"
@@ -103,8 +179,9 @@ def load_style(path: Path, base: ParseOptions | None = None) -> ParseOptions:
         if key == "rules":
             options = options.with_rules(path.parent / str(p) for p in _as_list(value))
         elif key not in known:
-            raise RunbookError(f"unknown style key {key!r}; known: rules, {', '.join(sorted(known))}",
-                               file=str(path))
+            raise RunbookError(
+                f"unknown style key {key!r}; known: rules, {', '.join(sorted(known))}", file=str(path)
+            )
         elif key == "indented_code":
             changes[key] = bool(value)
         elif key in ("severity_words", "label_priority"):

@@ -16,14 +16,22 @@ from pathlib import Path
 from drills.errors import RunbookError
 from drills.runbook import extract
 from drills.runbook.builder import SHELL_LANGS, RunbookBuilder
-from drills.runbook.model import ChecklistPhase, EscalationLevel, Notice, Runbook, RunbookDocument, priority_of
+from drills.runbook.model import (
+    ChecklistPhase,
+    EscalationLevel,
+    Notice,
+    Runbook,
+    RunbookDocument,
+    priority_of,
+)
 from drills.runbook.options import ParseOptions
 from drills.runbook.outline import MAX_NESTING, Fence, Heading, ListBlock, Table, flatten_deep, parse_events
 
 _RUNBOOK = re.compile(r"^Runbook(?:\s+#?(\d+))?\s*[:.\-–]\s*(.+?)\s*$", re.IGNORECASE)
 _PHASE = re.compile(r"^Phase\s+(\d+)\s*[:.\-–]\s*(.+?)\s*(?:\(([^)]*)\))?\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\b",
-                       re.IGNORECASE)
+_DURATION = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\b", re.IGNORECASE
+)
 _WINDOW = re.compile(r"(\d+(?:\.\d+)?)\s*[-–]\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.IGNORECASE)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SECTION_KINDS = {"symptoms", "impact", "investigation", "resolution", "investigation-resolution", "causes"}
@@ -53,24 +61,30 @@ def decode(data: bytes, path: str) -> str:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         column = len(before) - (before.rfind(b"\n") + 1) + 1
-        raise RunbookError(f"column {column}: byte 0x{data[exc.start]:02x} is not UTF-8 text ({exc.reason}); "
-                           "save the file as UTF-8", file=path, line=line) from exc
+        raise RunbookError(
+            f"column {column}: byte 0x{data[exc.start]:02x} is not UTF-8 text ({exc.reason}); "
+            "save the file as UTF-8",
+            file=path,
+            line=line,
+        ) from exc
 
 
-def parse_runbook_text(text: str, path: str = "<string>", options: ParseOptions | None = None) -> RunbookDocument:
+def parse_runbook_text(
+    text: str, path: str = "<string>", options: ParseOptions | None = None
+) -> RunbookDocument:
     """Parse runbook Markdown held in memory; ``path`` is only used for locations in errors and models."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     return _Document(path, text, options or ParseOptions()).build()
 
 
 def seconds(text: str) -> int | None:
-    """"5 min" -> 300, "24 hours" -> 86400; None when ``text`` holds no duration."""
+    """ "5 min" -> 300, "24 hours" -> 86400; None when ``text`` holds no duration."""
     m = _DURATION.search(text)
     return round(float(m.group(1)) * _UNIT_S[m.group(2)[0].lower()]) if m else None
 
 
 def _window(text: str) -> tuple[int | None, int | None]:
-    """"0-5 min" -> (0, 300): the unit after the range applies to both ends."""
+    """ "0-5 min" -> (0, 300): the unit after the range applies to both ends."""
     m = _WINDOW.search(text)
     if not m:
         return None, None
@@ -97,8 +111,11 @@ class _Document:
         self.lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
         text, deep = flatten_deep(text)
         for line, depth in deep:
-            self.note(line, f"nested {depth} quote/list levels deep, more than Markdown is read to "
-                            f"({MAX_NESTING} levels): read as plain text from here")
+            self.note(
+                line,
+                f"nested {depth} quote/list levels deep, more than Markdown is read to "
+                f"({MAX_NESTING} levels): read as plain text from here",
+            )
         try:
             self.events = parse_events(text)
         except RecursionError as exc:  # not expected below MAX_NESTING; an error with a line if it happens
@@ -123,7 +140,7 @@ class _Document:
             data = None
         if isinstance(data, dict):
             self.front = {str(k).casefold(): v for k, v in data.items()}
-        return "\n" * m.group(0).count("\n") + text[m.end():]
+        return "\n" * m.group(0).count("\n") + text[m.end() :]
 
     def note(self, line: int, message: str) -> None:
         self.notices.append(Notice(file=self.path, line=line, message=message))
@@ -135,14 +152,21 @@ class _Document:
     def starts(self) -> dict[int, tuple[int | None, str]]:
         """Event index -> (number, title) of every heading that opens a runbook; -1 for the whole file."""
         heads = [(i, e) for i, e in enumerate(self.events) if isinstance(e, Heading)]
-        explicit = {i: (int(m.group(1)) if m.group(1) else None, m.group(2).strip())
-                    for i, h in heads if (m := _RUNBOOK.match(h.text))}
+        explicit = {
+            i: (int(m.group(1)) if m.group(1) else None, m.group(2).strip())
+            for i, h in heads
+            if (m := _RUNBOOK.match(h.text))
+        }
         if explicit:
             return explicit
         chosen: dict[int, tuple[int | None, str]] = {}
         end_of_chosen = -1
         for i, h in heads:
-            if i < end_of_chosen or _area(h.text) or (h.level > 1 and self.options.kind(h.text) in _SECTION_KINDS):
+            if (
+                i < end_of_chosen
+                or _area(h.text)
+                or (h.level > 1 and self.options.kind(h.text) in _SECTION_KINDS)
+            ):
                 continue  # a "# Fix the cache" title may name a runbook; a deeper "## Fix" is its section
             end = next((j for j, o in heads if j > i and o.level <= h.level), len(self.events))
             if self.is_runbook(i, end, h.level):
@@ -154,15 +178,22 @@ class _Document:
 
     def is_runbook(self, start: int, end: int, level: int) -> bool:
         """A heading whose child headings are runbook sections, or whose own text holds shell steps."""
-        inner = [e for e in self.events[start + 1:end] if isinstance(e, Heading) and e.level > level]
+        inner = [e for e in self.events[start + 1 : end] if isinstance(e, Heading) and e.level > level]
         top = min((h.level for h in inner), default=0)
         if any(h.level == top and self.options.kind(h.text) in _SECTION_KINDS for h in inner):
             return True
-        body = self.events[start + 1:next((j for j in range(start + 1, end)
-                                            if isinstance(self.events[j], Heading)), end)]
+        body = self.events[
+            start + 1 : next((j for j in range(start + 1, end) if isinstance(self.events[j], Heading)), end)
+        ]
         fences = [e for e in body if isinstance(e, Fence)]
-        fences += [e for lst in body if isinstance(lst, ListBlock) for item in lst.items
-                   for e in item.events if isinstance(e, Fence)]
+        fences += [
+            e
+            for lst in body
+            if isinstance(lst, ListBlock)
+            for item in lst.items
+            for e in item.events
+            if isinstance(e, Fence)
+        ]
         return any(f.lang in SHELL_LANGS and f.lang != "" and not f.indented for f in fences)
 
     def file_title(self) -> str:
@@ -175,8 +206,11 @@ class _Document:
     def build(self) -> RunbookDocument:
         starts = self.chosen = self.starts()
         if not starts:
-            raise self.error("not a runbook document: no runbook headings and no runbook sections "
-                             "(Symptoms, Diagnosis, Mitigation, Resolution, Causes ...)", 1)
+            raise self.error(
+                "not a runbook document: no runbook headings and no runbook sections "
+                "(Symptoms, Diagnosis, Mitigation, Resolution, Causes ...)",
+                1,
+            )
         rb: RunbookBuilder | None = None
         if -1 in starts:
             rb = self.open(Heading(0, starts[-1][1], 1), *starts[-1])
@@ -206,21 +240,31 @@ class _Document:
                 self.note(event.line, f"{event.lang} block outside any runbook (not read as steps)")
         if rb is not None:
             self.close(rb)
-        return RunbookDocument(path=self.path, runbooks=self.runbooks, escalation=self.escalation,
-                               checklist=self.checklist, notices=sorted(self.notices, key=lambda n: n.line))
+        return RunbookDocument(
+            path=self.path,
+            runbooks=self.runbooks,
+            escalation=self.escalation,
+            checklist=self.checklist,
+            notices=sorted(self.notices, key=lambda n: n.line),
+        )
 
     def check_closed(self, fence: Fence) -> None:
         if fence.indented:
             return
-        closing = self.lines[fence.end_line - 1].strip().lstrip("> \t") if fence.end_line - 1 >= fence.line else ""
+        closing = (
+            self.lines[fence.end_line - 1].strip().lstrip("> \t") if fence.end_line - 1 >= fence.line else ""
+        )
         if fence.end_line >= len(self.lines) and not (
-                closing and set(closing) == {fence.markup[0]} and len(closing) >= len(fence.markup)):
+            closing and set(closing) == {fence.markup[0]} and len(closing) >= len(fence.markup)
+        ):
             raise self.error(f"unterminated code fence opened with {fence.markup!r}", fence.line)
 
     def open(self, heading: Heading, number: int | None, title: str) -> RunbookBuilder:
         for other in self.runbooks:
             if (number is not None and other.number == number) or other.title.casefold() == title.casefold():
-                raise self.error(f"duplicate runbook {heading.text!r} (first at line {other.line})", heading.line)
+                raise self.error(
+                    f"duplicate runbook {heading.text!r} (first at line {other.line})", heading.line
+                )
         return RunbookBuilder(self.path, self.lines, self.options, heading, number, title, self.notices)
 
     def close(self, rb: RunbookBuilder) -> None:
@@ -253,16 +297,19 @@ class _Document:
     def phase(self, h: Heading) -> None:
         if m := _PHASE.match(h.text):
             start, end = _window(m.group(3) or "")
-            self.checklist.append(ChecklistPhase(number=int(m.group(1)), name=m.group(2), start_s=start,
-                                                 end_s=end, line=h.line))
+            self.checklist.append(
+                ChecklistPhase(number=int(m.group(1)), name=m.group(2), start_s=start, end_s=end, line=h.line)
+            )
 
     def escalation_table(self, table: Table) -> None:
         rows = table.rows
         if not rows:
             return
         header = [h.casefold() for h in rows[0][0]]
-        col = {key: next((i for i, h in enumerate(header) if key in h), None)
-               for key in ("severity", "priority", "description", "response", "escalation")}
+        col = {
+            key: next((i for i, h in enumerate(header) if key in h), None)
+            for key in ("severity", "priority", "description", "response", "escalation")
+        }
         sev_col = col["severity"] if col["severity"] is not None else col["priority"]
         if sev_col is None or col["response"] is None:
             return  # some other table (e.g. contacts): not the severity levels
@@ -270,10 +317,17 @@ class _Document:
             severity, response = _cell(cells, sev_col), seconds(_cell(cells, col["response"]))
             priority = priority_of(severity, self.options.severity_words)
             if priority is None or response is None:
-                raise self.error(f"escalation row needs a P0..P3 severity and a response time, got {cells}",
-                                 row_line)
+                raise self.error(
+                    f"escalation row needs a P0..P3 severity and a response time, got {cells}", row_line
+                )
             name = re.sub(r"^P\d\s*[-–:]?\s*", "", severity, flags=re.IGNORECASE).strip() or severity
-            self.escalation.append(EscalationLevel(
-                priority=priority, name=name, description=_cell(cells, col["description"]),
-                response_time_s=response, escalation=_cell(cells, col["escalation"]), line=row_line))
-
+            self.escalation.append(
+                EscalationLevel(
+                    priority=priority,
+                    name=name,
+                    description=_cell(cells, col["description"]),
+                    response_time_s=response,
+                    escalation=_cell(cells, col["escalation"]),
+                    line=row_line,
+                )
+            )

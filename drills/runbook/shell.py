@@ -15,8 +15,10 @@ from functools import lru_cache
 
 Words = tuple[str, ...]
 ANGLE_PLACEHOLDER = re.compile(r"(?<![<\w])<([A-Za-z][\w.\-]*)>(?![>\w])")
-_COMPOUND = re.compile(r"`|\$\([^()]*\$\(|[<>]\(|\$\(\(|\(\(|(?:^|[;&|(]|\s)(?:for|while|until|if|case|select|"
-                       r"function)\s|(?:^|[;&|]\s*)[{(]\s")
+_COMPOUND = re.compile(
+    r"`|\$\([^()]*\$\(|[<>]\(|\$\(\(|\(\(|(?:^|[;&|(]|\s)(?:for|while|until|if|case|select|"
+    r"function)\s|(?:^|[;&|]\s*)[{(]\s"
+)
 _SUBST = re.compile(r"\$\(([^()]*)\)")
 _HEREDOC = re.compile(r"(?<!<)<<-?(?!<)")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?\+?=")
@@ -38,7 +40,7 @@ def simple_commands(text: str) -> tuple[Words, ...]:
     if _COMPOUND.search(text):
         try:
             return tuple(_bashlex_commands(text))
-        except Exception:  # bashlex raises unrelated types (ParsingError, NotImplementedError, ...)
+        except Exception:  # noqa: BLE001, S110  # bashlex raises unrelated types; shlex below still judges it
             pass
     try:
         return tuple(_shlex_commands(text))
@@ -54,8 +56,11 @@ def _bashlex_commands(text: str) -> Iterator[Words]:
         node = stack.pop(0)
         if node.kind == "command":
             words = [p.word for p in node.parts if p.kind == "word"]
-            writes = [p.output.word for p in node.parts
-                      if p.kind == "redirect" and p.type in (">", ">>", ">|") and hasattr(p.output, "word")]
+            writes = [
+                p.output.word
+                for p in node.parts
+                if p.kind == "redirect" and p.type in (">", ">>", ">|") and hasattr(p.output, "word")
+            ]
             if any(w not in _HARMLESS_WRITES for w in writes):
                 words = [">", *words]
             if words:
@@ -112,9 +117,7 @@ def console_text(text: str, lang: str) -> str | None:
         stripped = line.lstrip()
         if continuing:
             out.append(re.sub(r"^\s*> ", "", line))  # the shell's continuation prompt
-        elif stripped.startswith("$ ") or stripped == "$":
-            out.append(stripped[2:])
-        elif root and stripped.startswith("# "):
+        elif stripped.startswith("$ ") or stripped == "$" or root and stripped.startswith("# "):
             out.append(stripped[2:])
         elif not console and stripped.startswith("#"):
             out.append(line)  # a comment of a bash block written with prompts

@@ -16,16 +16,54 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-import drills.cli as cli
+from drills import cli
 from drills.errors import RunbookError
 from drills.runbook import ParseOptions, parse_runbook_file
 from tests.conftest import FIXTURES, SEED
 
-SOURCES = [SEED.read_text(encoding="utf-8"), *(p.read_text(encoding="utf-8")
-                                                for p in sorted((FIXTURES / "runbooks").glob("*.md")))]
-SNIPPETS = ["```", "~~~", "```bash", "```console", "$ ", "# ", "> ", "- ", "1. ", "    ", "<!--", "-->", "[/red]",
-            "[bold]", "[a-z]", ":fire:", "`", "**", "|", "\\", "'", '"', "<POD>", "${X}", "$(", "---", "#### Cause 1:",
-            "## Runbook 9: X", "**Severity:**", "Alert: `A`", "\t", "\x00", "\u2028", "é", "🔥", "<<EOF", "&&"]
+SOURCES = [
+    SEED.read_text(encoding="utf-8"),
+    *(p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "runbooks").glob("*.md"))),
+]
+SNIPPETS = [
+    "```",
+    "~~~",
+    "```bash",
+    "```console",
+    "$ ",
+    "# ",
+    "> ",
+    "- ",
+    "1. ",
+    "    ",
+    "<!--",
+    "-->",
+    "[/red]",
+    "[bold]",
+    "[a-z]",
+    ":fire:",
+    "`",
+    "**",
+    "|",
+    "\\",
+    "'",
+    '"',
+    "<POD>",
+    "${X}",
+    "$(",
+    "---",
+    "#### Cause 1:",
+    "## Runbook 9: X",
+    "**Severity:**",
+    "Alert: `A`",
+    "\t",
+    "\x00",
+    "\u2028",
+    "é",
+    "🔥",
+    "<<EOF",
+    "&&",
+]
 
 
 @st.composite
@@ -42,10 +80,12 @@ def mutated(draw: st.DrawFn) -> bytes:
         elif op == "suffix":
             lines[i] = lines[i] + piece
         elif op == "delete" and lines:
-            del lines[i:i + draw(st.integers(1, 20))]
+            del lines[i : i + draw(st.integers(1, 20))]
         elif op == "nest":
             depth = draw(st.integers(1, 60))
-            lines[i:i + 5] = [draw(st.sampled_from(["> ", "  ", "- ", "1. "])) * depth + ln for ln in lines[i:i + 5]]
+            lines[i : i + 5] = [
+                draw(st.sampled_from(["> ", "  ", "- ", "1. "])) * depth + ln for ln in lines[i : i + 5]
+            ]
         else:
             lines.insert(min(i + draw(st.integers(1, 10)), len(lines)), "-->")
             lines.insert(i, "<!--")
@@ -58,13 +98,18 @@ def mutated(draw: st.DrawFn) -> bytes:
     return data
 
 
-QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.function_scoped_fixture])
+QUICK = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @QUICK
 @given(data=mutated(), indented=st.booleans())
-def test_no_exception_escapes_but_a_located_runbook_error(tmp_path: Path, data: bytes, indented: bool) -> None:
+def test_no_exception_escapes_but_a_located_runbook_error(
+    tmp_path: Path, data: bytes, indented: bool
+) -> None:
     check(tmp_path, data, indented)
 
 
@@ -95,12 +140,17 @@ def check(tmp_path: Path, data: bytes, indented: bool) -> None:
         assert rb.title.replace("\n", " ")[:20] in buffer.getvalue().replace("\n", " ") or not rb.title
 
 
-@pytest.mark.parametrize("data", [
-    b"\xef\xbb\xbf# Restart\r\n\r\nSeverity: P1\r\n\r\n```bash\r\nkubectl get pods\r\n```\r\n",
-    ("# T\n\nSeverity: P1\n\n" + "".join("> " * 60 + ln + "\n" for ln in ["```bash", "ls", "```"])).encode(),
-    ("# T\n\nSeverity: P1\n\n" + "- " * 40 + "x\n\n```console\n$ ls\necho 'unterminated\n```\n").encode(),
-    "# Tést\n\nSeverity: P1\n\n```bash\nkubectl get pods\n```\n".encode("utf-16"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf# Restart\r\n\r\nSeverity: P1\r\n\r\n```bash\r\nkubectl get pods\r\n```\r\n",
+        (
+            "# T\n\nSeverity: P1\n\n" + "".join("> " * 60 + ln + "\n" for ln in ["```bash", "ls", "```"])
+        ).encode(),
+        ("# T\n\nSeverity: P1\n\n" + "- " * 40 + "x\n\n```console\n$ ls\necho 'unterminated\n```\n").encode(),
+        "# Tést\n\nSeverity: P1\n\n```bash\nkubectl get pods\n```\n".encode("utf-16"),
+    ],
+)
 def test_bom_crlf_deep_nesting_output_quotes_and_utf16_are_read(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "odd.md"
     path.write_bytes(data)
@@ -113,7 +163,9 @@ def test_nesting_deeper_than_read_is_reported_with_its_line(tmp_path: Path, pref
     path = tmp_path / "deep.md"
     path.write_text("# T\n\nSeverity: P1\n\n```bash\nkubectl get pods\n```\n\n" + prefix * 500 + "lost\n")
     document = parse_runbook_file(path)
-    assert [(n.line, "nested 500 quote/list levels deep" in n.message) for n in document.notices] == [(9, True)]
+    assert [(n.line, "nested 500 quote/list levels deep" in n.message) for n in document.notices] == [
+        (9, True)
+    ]
     assert "lost" in path.read_text()
     assert [c.text for c in document.runbooks[0].steps] == ["kubectl get pods"]
 

@@ -24,30 +24,46 @@ def parse(name: str, rules: bool = True) -> RunbookDocument:
     return parse_runbook_file(STYLES / name, ParseOptions().with_rules([RULES] if rules else []))
 
 
-def steps(blocks: list, ) -> list[tuple[int, str, list[str]]]:  # type: ignore[type-arg]
+def steps(
+    blocks: list,
+) -> list[tuple[int, str, list[str]]]:  # type: ignore[type-arg]
     return [(c.line, c.cls.value, c.placeholders) for b in blocks for c in b.commands]
 
 
 def test_alert_per_file_with_front_matter_and_console_output() -> None:
     doc = parse("KubePodCrashLooping.md")
     [rb] = doc.runbooks
-    assert (rb.title, rb.line, rb.number, rb.expected_alerts) == ("KubePodCrashLooping", 6, None,
-                                                                 ["KubePodCrashLooping"])
-    assert (rb.severity, rb.priority, rb.severity_source) == ("warning", "P2",
-                                                              "alert rule KubePodCrashLooping severity label")
+    assert (rb.title, rb.line, rb.number, rb.expected_alerts) == (
+        "KubePodCrashLooping",
+        6,
+        None,
+        ["KubePodCrashLooping"],
+    )
+    assert (rb.severity, rb.priority, rb.severity_source) == (
+        "warning",
+        "P2",
+        "alert rule KubePodCrashLooping severity label",
+    )
     assert [(s.title, s.kind, s.line, s.selectable) for s in rb.sections] == [
-        ("Meaning", "other", 8, False), ("Impact", "impact", 12, False),
-        ("Diagnosis", "investigation", 16, False), ("Mitigation", "resolution", 36, True)]
+        ("Meaning", "other", 8, False),
+        ("Impact", "impact", 12, False),
+        ("Diagnosis", "investigation", 16, False),
+        ("Mitigation", "resolution", 36, True),
+    ]
     # console block: prompts stripped, output (with its unterminated quote) not taken as commands
-    assert steps(rb.investigation) == [(21, "read-only", ["<namespace>"]),
-                                       (24, "read-only", ["<POD_NAME>", "<namespace>"]),
-                                       (33, "read-only", ["<POD_NAME>", "<namespace>"])]
+    assert steps(rb.investigation) == [
+        (21, "read-only", ["<namespace>"]),
+        (24, "read-only", ["<POD_NAME>", "<namespace>"]),
+        (33, "read-only", ["<POD_NAME>", "<namespace>"]),
+    ]
     assert rb.investigation[0].commands[0].text.startswith("kubectl get pods -n <namespace>")
     # fences inside numbered list items are steps; the fence inside the HTML comment is not
     assert rb.remediation_title == "Mitigation" and rb.causes == []
-    assert steps(rb.resolution) == [(41, "mutating", ["<DEPLOYMENT>", "<namespace>"]),
-                                    (47, "mutating", ["<DEPLOYMENT>", "<namespace>"]),
-                                    (48, "read-only", ["<DEPLOYMENT>", "<namespace>"])]
+    assert steps(rb.resolution) == [
+        (41, "mutating", ["<DEPLOYMENT>", "<namespace>"]),
+        (47, "mutating", ["<DEPLOYMENT>", "<namespace>"]),
+        (48, "read-only", ["<DEPLOYMENT>", "<namespace>"]),
+    ]
     assert not any("delete namespace" in c.text for c in rb.steps)
     assert doc.section("KubePodCrashLooping", "mitigation") == (rb, None)
 
@@ -62,17 +78,31 @@ def test_causes_as_table_rows_with_severity_and_alert_in_a_table() -> None:
     doc = parse("payments-causes-table.md")
     [rb] = doc.runbooks
     assert (rb.title, rb.severity, rb.priority, rb.expected_alerts) == (
-        "Payments API: elevated 5xx", "SEV-2", "P1", ["PaymentsHigh5xx"])
-    assert rb.symptoms == ["Error budget burn alert in #payments-alerts",
-                           'Dashboard "Payments / Overview" shows 5xx above 2%']
+        "Payments API: elevated 5xx",
+        "SEV-2",
+        "P1",
+        ["PaymentsHigh5xx"],
+    )
+    assert rb.symptoms == [
+        "Error budget burn alert in #payments-alerts",
+        'Dashboard "Payments / Overview" shows 5xx above 2%',
+    ]
     assert steps(rb.investigation) == [(17, "read-only", []), (18, "read-only", [])]
     assert [(c.title, c.line) for c in rb.causes] == [
-        ("Bad release", 25), ("Database pool exhausted", 26), ("Card processor outage", 27)]
+        ("Bad release", 25),
+        ("Database pool exhausted", 26),
+        ("Card processor outage", 27),
+    ]
     assert [[(s.text, s.cls.value) for s in c.steps] for c in rb.causes] == [
         [("helm rollback payments -n payments", "mutating")],
         [("kubectl -n payments scale deploy/payments-api --replicas=6", "mutating")],
-        [("""curl -X POST http://payments-api.payments.svc:8080/admin/failover -d '{"to":"backup"}'""",
-          "mutating")]]
+        [
+            (
+                """curl -X POST http://payments-api.payments.svc:8080/admin/failover -d '{"to":"backup"}'""",
+                "mutating",
+            )
+        ],
+    ]
     assert steps(rb.causes[0].investigation) == [(25, "read-only", [])]
     assert steps(rb.causes[2].investigation) == [(27, "external", [])]
     assert doc.notices == []
@@ -84,13 +114,17 @@ def test_numbered_list_causes_with_fences_labels_and_a_p_level_title() -> None:
     assert (rb.title, rb.severity, rb.priority) == ("Search indexing stalled", "P1", "P1")
     assert rb.expected_alerts == ["SearchIndexLag", "SearchIndexerDown"]
     assert [(c.number, c.title, c.line) for c in rb.causes] == [
-        (1, "Indexer out of disk", 7), (2, "Stuck consumer group", 14), (3, "Upstream feed paused", 28)]
+        (1, "Indexer out of disk", 7),
+        (2, "Stuck consumer group", 14),
+        (3, "Upstream feed paused", 28),
+    ]
     assert steps(rb.causes[0].resolution) == [(10, "read-only", []), (11, "mutating", [])]
     assert steps(rb.causes[1].investigation) == [(19, "mutating", [])]  # "Diagnosis:" part, unknown tool
     assert steps(rb.causes[1].resolution) == [(25, "mutating", [])]
     assert rb.causes[2].resolution == []
     assert [(n.line, n.message.split(" (")[0]) for n in doc.notices] == [
-        (28, "cause 'Upstream feed paused' has no remediation steps")]
+        (28, "cause 'Upstream feed paused' has no remediation steps")
+    ]
     assert steps(rb.investigation) == [(33, "read-only", [])]  # "Verification" section
 
 
@@ -98,15 +132,28 @@ def test_several_runbooks_with_sev_priorities_tilde_fences_and_unnumbered_causes
     doc = parse("edge-collection.md", rules=False)
     tls, proxy = doc.runbooks
     assert (tls.title, tls.line, tls.severity, tls.priority, tls.expected_alerts) == (
-        "TLS certificate expiring", 5, "SEV-1", "P0", ["EdgeCertExpiringSoon"])
+        "TLS certificate expiring",
+        5,
+        "SEV-1",
+        "P0",
+        ["EdgeCertExpiringSoon"],
+    )
     assert steps(tls.investigation) == [(16, "read-only", [])]  # base64 -d | openssl x509
     assert [(c.number, c.title, c.line) for c in tls.causes] == [
-        (None, "cert-manager cannot renew", 19), (None, "Issuer credentials expired", 26)]
+        (None, "cert-manager cannot renew", 19),
+        (None, "Issuer credentials expired", 26),
+    ]
     assert steps(tls.causes[1].resolution) == [(29, "mutating", ["YOUR_API_TOKEN"])]
     assert (proxy.title, proxy.severity, proxy.priority, proxy.expected_alerts) == (
-        "Proxy pods OOM", "warning", "P2", ["EdgeProxyOOMKilled"])
-    assert proxy.remediation_title == "Fix" and steps(proxy.resolution) == [(47, "mutating", []),
-                                                                            (48, "mutating", [])]
+        "Proxy pods OOM",
+        "warning",
+        "P2",
+        ["EdgeProxyOOMKilled"],
+    )
+    assert proxy.remediation_title == "Fix" and steps(proxy.resolution) == [
+        (47, "mutating", []),
+        (48, "mutating", []),
+    ]
     assert [(n.line, "indented code block" in n.message) for n in doc.notices] == [(44, True)]
 
 
@@ -124,7 +171,8 @@ def test_console_transcripts_oc_helm_and_a_continued_curl() -> None:
     assert [(c.line, c.text, c.cls.value) for b in rb.investigation for c in b.commands] == [
         (8, "oc -n queue get pods", "read-only"),
         (11, "oc -n queue exec worker-0 -- rabbitmqctl list_queues name messages", "mutating"),
-        (15, "helm -n queue status workers", "read-only")]
+        (15, "helm -n queue status workers", "read-only"),
+    ]
     got = [(c.line, c.end_line, c.cls.value) for c in rb.steps]
     assert got == [(23, 23, "mutating"), (25, 26, "mutating"), (33, 33, "manual")]
     assert rb.steps[1].text.endswith("""-d '{"pattern":"^orders$","definition":{"message-ttl":600000}}'""")
@@ -139,8 +187,10 @@ def test_drillbook_parse_reads_every_fixture_style(name: str) -> None:
 
 def test_parse_prints_user_text_as_written_not_as_console_markup(tmp_path: Path) -> None:
     path = tmp_path / "markup.md"
-    path.write_text("# Fix [/red] the [bold]thing[/bold] :fire:\n\nSeverity: P1\n\n## Mitigation\n\n"
-                    "```bash\nls /var/log | grep '[a-z]' > /dev/null\n```\n")
+    path.write_text(
+        "# Fix [/red] the [bold]thing[/bold] :fire:\n\nSeverity: P1\n\n## Mitigation\n\n"
+        "```bash\nls /var/log | grep '[a-z]' > /dev/null\n```\n"
+    )
     result = CliRunner().invoke(app, ["parse", str(path)])
     assert result.exit_code == 0, result.output
     assert "runbook: Fix [/red] the [bold]thing[/bold] :fire:" in result.stdout
@@ -155,7 +205,9 @@ def test_parse_shows_the_section_path_a_spec_names() -> None:
 def test_style_file_extends_the_vocabulary(tmp_path: Path) -> None:
     (tmp_path / "drillbook-style.yaml").write_text("remediation: [make it right]\n")
     runbook = tmp_path / "r.md"
-    runbook.write_text("# Thing broken\n\nSeverity: low\n\n## Make it right\n\n```bash\nkubectl delete pod x\n```\n")
+    runbook.write_text(
+        "# Thing broken\n\nSeverity: low\n\n## Make it right\n\n```bash\nkubectl delete pod x\n```\n"
+    )
     result = CliRunner().invoke(app, ["parse", str(runbook)])
     assert result.exit_code == 0 and "cause: Make it right" in result.stdout
     (tmp_path / "drillbook-style.yaml").write_text("remediaton: [typo]\n")
