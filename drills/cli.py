@@ -80,39 +80,51 @@ def parse(
     _print_document(document)
 
 
+Part = str | tuple[str, str]  # text, or (text, rich style): user text is never parsed as markup
+
+
+def _emit(target: Console, *parts: Part) -> None:
+    """One output line. Styled on a terminal; plain and fast otherwise (rich's per-line rendering made
+    `parse` of a large file take seconds)."""
+    if target.is_terminal:
+        from rich.text import Text
+
+        target.print(Text.assemble(*parts), highlight=False)
+    else:
+        target.file.write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
+
+
 def _print_document(document: RunbookDocument) -> None:
     for rb in document.runbooks:
         _print_runbook(rb)
     for notice in document.notices:
-        console.print(f"[yellow]note:[/yellow] {escape(str(notice))}")
+        _emit(console, ("note:", "yellow"), f" {notice}")
 
 
 def _print_runbook(rb: Runbook) -> None:
-    severity = f"{rb.priority or '?'} ({escape(rb.severity or 'no severity')})"
-    alerts = escape(", ".join(rb.expected_alerts) or "none")
-    head = f"[bold]runbook: {escape(rb.title)}[/bold]  [dim]line {rb.line}[/dim]"
-    out.print(f"{head}  {severity}  alerts: {alerts}")
+    severity = f"{rb.priority or '?'} ({rb.severity or 'no severity'})"
+    alerts = ", ".join(rb.expected_alerts) or "none"
+    _emit(out, (f"runbook: {rb.title}", "bold"), (f"  line {rb.line}", "dim"), f"  {severity}  alerts: {alerts}")
     causes = {c.line: c for c in rb.causes}
-    for section in rb.sections:
+    for i, section in enumerate(rb.sections):
         if section.kind == "cause" and section.line in causes:
-            out.print(f"  cause: {escape(section.title)}  [dim]line {section.line}[/dim]")
+            _emit(out, f"  cause: {section.title}", (f"  line {section.line}", "dim"))
             _print_steps(causes[section.line].steps)
         elif section.selectable:
-            out.print(f"  cause: {escape(section.title)}  [dim]line {section.line}, {section.kind}[/dim]")
+            _emit(out, f"  cause: {section.title}", (f"  line {section.line}, {section.kind}", "dim"))
             _print_steps(rb.steps if section.title == (rb.remediation_title or rb.title) else [])
         else:
-            after = [s.line for s in rb.sections if s.line > section.line]
-            until = min(after, default=1 << 30)
+            until = min((s.line for s in rb.sections[i + 1:] if s.line > section.line), default=1 << 30)
             steps = sum(len(b.commands) for b in rb.investigation if section.line < b.line < until)
             note = f", {steps} investigation steps" if steps else ""
-            out.print(f"  [dim]# {escape(section.title)}  line {section.line}, {section.kind}{note}[/dim]")
+            _emit(out, (f"  # {section.title}  line {section.line}, {section.kind}{note}", "dim"))
 
 
 def _print_steps(commands: list[Command]) -> None:
     styles = {"read-only": "green", "mutating": "yellow", "manual": "magenta", "external": "cyan"}
     for cmd in commands:
-        text = escape(cmd.text.replace("\n", " ")[:100])
-        out.print(f"    {cmd.line:4d} [{styles[cmd.cls.value]}]{cmd.cls.value:9s}[/] {text}")
+        text = cmd.text.replace("\n", " ")[:100]
+        _emit(out, f"    {cmd.line:4d} ", (f"{cmd.cls.value:9s}", styles[cmd.cls.value]), f" {text}")
 
 
 @app.command("list")

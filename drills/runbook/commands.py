@@ -21,6 +21,9 @@ _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _CONST_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
 _DUMMY = [re.compile(p)
           for p in (r"x{3,}", r"^(?i:your)[-_][A-Za-z0-9_-]+$", r"^(working|good|known-good)-tag$")]
+_SPECIAL = re.compile(r"['\"\\#]")
+_MAYBE_CONST = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]")  # cheap pre-checks before the per-word ones
+_MAYBE_DUMMY = re.compile(r"x{3}|(?i:your)[-_]|-tag")
 _BRACKET = re.compile(r"\[([A-Z][A-Z0-9]+(?:[_-][A-Z0-9]{2,})*)\]")
 _MUSTACHE = re.compile(r"\{\{\s*\.?[A-Za-z_][\w.]*\s*\}\}")
 _ASSIGNED = re.compile(r"(?:^|[;&|(]\s*|\b(?:export|local|declare|readonly)\s+)([A-Za-z_]\w*)=")
@@ -30,6 +33,8 @@ _HEREDOC = re.compile(r"(?<!<)<<(-?)(?!<)\s*(['\"]?)([A-Za-z_]\w*)\2")
 
 def _scan(line: str, quote: str | None) -> tuple[str, str | None]:
     """``line`` without its comment (``#`` at a word start, outside quotes) and the quote open at its end."""
+    if quote is None and not _SPECIAL.search(line):
+        return line, None  # most lines: nothing to scan for
     i = 0
     while i < len(line):
         ch = line[i]
@@ -123,11 +128,12 @@ def find_placeholders(command_text: str, assigned: set[str]) -> list[str]:
     spelled = [(m.start(), m.group(0)) for pattern in (ANGLE_PLACEHOLDER, _BRACKET, _MUSTACHE)
                for m in pattern.finditer(command_text)]
     found += [text for _, text in sorted(spelled)]
+    constants, dummies = _MAYBE_CONST.search(command_text), _MAYBE_DUMMY.search(command_text)
     for word in (w for words in simple_commands(command_text) for w in words if "PLACEHOLDER_" not in w):
-        for value in word.split("=")[1:] if "=" in word else [word]:
+        for value in word.split("=")[1:] if constants and "=" in word else [word] if constants else []:
             if _CONST_NAME.match(value) and value not in bound:
                 found.append(value)
-        for token in re.split(r"[/:=@,\s]+", word):
+        for token in re.split(r"[/:=@,\s]+", word) if dummies else []:
             if "$" not in token and any(p.search(token) for p in _DUMMY):
                 found.append(token)
     return list(dict.fromkeys(found))

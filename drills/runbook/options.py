@@ -124,34 +124,44 @@ class ParseOptions:
     indented_code: bool = False
     alert_rules: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # alert -> its labels
 
+    _cache: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
     def kind(self, title: str) -> SectionKind:
-        """The kind of a section heading or bold label; "Investigation & Resolution" is a kind of its own."""
+        """The kind of a section heading or bold label; "Investigation & Resolution" is a kind of its own.
+
+        Phrases match as whole words: at the start of the title, or (for causes, investigation and
+        remediation) anywhere in it. Results are cached per title: a big file repeats its section names.
+        """
+        cached = self._cache.get(title)
+        if cached is None:
+            cached = self._cache[title] = self._kind(title)
+        return cached  # type: ignore[return-value]  # only _kind's results are stored
+
+    def _says(self, vocabulary: str, text: str, anywhere: bool = False) -> bool:
+        key = f"re:{vocabulary}:{anywhere}"
+        pattern = self._cache.get(key)
+        if pattern is None:
+            phrases = sorted((" ".join(_WORD.findall(p.casefold())) for p in getattr(self, vocabulary)), key=len)
+            alternatives = "|".join(re.escape(p) for p in reversed(phrases) if p)
+            pattern = self._cache[key] = re.compile(rf"{'(?:^| )' if anywhere else '^'}(?:{alternatives})(?: |$)")
+        return pattern.search(text) is not None  # type: ignore[attr-defined]  # a compiled pattern
+
+    def _kind(self, title: str) -> SectionKind:
         text = _NUMBERING.sub("", title.strip().strip("*_#:` ").strip()).casefold().replace("&", " and ")
-        words = _WORD.findall(text)
+        words = " ".join(_WORD.findall(text))
         if not words:
             return "other"
-
-        def says(vocabulary: tuple[str, ...], anywhere: bool = False) -> bool:
-            for phrase in vocabulary:
-                want = _WORD.findall(phrase.casefold())
-                span = range(len(words) - len(want) + 1) if anywhere else range(1)
-                if any(words[i : i + len(want)] == want for i in span):
-                    return True
-            return False
-
-        if says(self.causes) or (says(self.causes, anywhere=True) and not says(self.symptoms)):
+        if self._says("causes", words) or (self._says("causes", words, True) and not self._says("symptoms", words)):
             return "causes"
-        inv, fix = says(self.investigation, True), says(self.remediation, True)
+        inv, fix = self._says("investigation", words, True), self._says("remediation", words, True)
         if inv and fix:
             return "investigation-resolution"
-        for kind, vocabulary in (
-            ("symptoms", self.symptoms),
-            ("impact", self.impact),
-            ("investigation", self.investigation),
-            ("resolution", self.remediation),
-        ):
-            if says(vocabulary):
-                return kind  # type: ignore[return-value]  # the loop's literals are SectionKinds
+        kinds: tuple[tuple[SectionKind, str], ...] = (
+            ("symptoms", "symptoms"), ("impact", "impact"), ("investigation", "investigation"),
+            ("resolution", "remediation"))
+        for kind, vocabulary in kinds:
+            if self._says(vocabulary, words):
+                return kind
         return "investigation" if inv else "resolution" if fix else "other"
 
     def with_rules(self, paths: Iterable[Path]) -> ParseOptions:
@@ -172,7 +182,7 @@ def load_style(path: Path, base: ParseOptions | None = None) -> ParseOptions:
         raise RunbookError(f"cannot read style file: {exc}", file=str(path)) from exc
     if not isinstance(data, dict):
         raise RunbookError("a style file must be a YAML mapping", file=str(path), line=1)
-    known = {f.name for f in fields(ParseOptions)} - {"alert_rules"}
+    known = {f.name for f in fields(ParseOptions) if not f.name.startswith("_")} - {"alert_rules"}
     options = base or ParseOptions()
     changes: dict[str, Any] = {}
     for key, value in data.items():

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
-from markdown_it.tree import SyntaxTreeNode
+from markdown_it.token import Token
 
 
 @dataclass(frozen=True)
@@ -95,57 +95,86 @@ def parse_events(text: str) -> list[Event]:
     """Top-level events of a Markdown text, in document order."""
     global _MD
     if _MD is None:  # building the parser costs more than parsing a small runbook
-        _MD = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table")
-    root = SyntaxTreeNode(_MD.parse(text))
+        # inline parsing off: only the raw text of paragraphs and cells is used, and it is half the time
+        _MD = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table").disable("inline")
+    tokens = _MD.parse(text)
     out: list[Event] = []
-    _walk(root.children, out, in_item=False)
+    _walk(tokens, 0, len(tokens), out, in_item=False)
     return out
 
 
-def _line(node: SyntaxTreeNode) -> int:
-    return node.map[0] + 1 if node.map else 0
+def _line(token: Token) -> int:
+    return token.map[0] + 1 if token.map else 0
 
 
-def _inline(node: SyntaxTreeNode) -> str:
-    return "".join(child.content for child in node.children if child.type == "inline")
+def _close(tokens: list[Token], start: int) -> int:
+    """Index of the token closing the container opened at ``start`` (same level, nesting -1)."""
+    level, j = tokens[start].level, start + 1
+    while j < len(tokens) and not (tokens[j].nesting == -1 and tokens[j].level == level):
+        j += 1
+    return j
 
 
-def _walk(nodes: list[SyntaxTreeNode], out: list[Event], in_item: bool) -> None:
-    for node in nodes:
-        kind = node.type
-        if kind == "heading":
-            if in_item:
-                out.append(Para(_inline(node).strip(), _line(node), in_item))
+def _walk(tokens: list[Token], i: int, end: int, out: list[Event], in_item: bool) -> None:
+    """Walk the flat token stream (markdown-it's own form; cheaper than building its syntax tree)."""
+    while i < end:
+        tok = tokens[i]
+        kind = tok.type
+        if kind in ("heading_open", "paragraph_open"):
+            text = tokens[i + 1].content if i + 1 < end and tokens[i + 1].type == "inline" else ""
+            if kind == "heading_open" and not in_item:
+                out.append(Heading(int(tok.tag[1:]), text.strip(), _line(tok)))
             else:
-                out.append(Heading(int(node.tag[1:]), _inline(node).strip(), _line(node)))
-        elif kind == "paragraph":
-            out.append(Para(_inline(node), _line(node), in_item))
+                out.append(Para(text.strip() if kind == "heading_open" else text, _line(tok), in_item))
+            i = _close(tokens, i) + 1
         elif kind in ("fence", "code_block"):
-            end = node.map[1] if node.map else _line(node)
-            out.append(Fence(node.info, node.content, _line(node), end, node.markup, kind == "code_block"))
-        elif kind == "table":
-            out.append(Table(_rows(node), _line(node)))
-        elif kind in ("bullet_list", "ordered_list"):
-            items = [_item(child) for child in node.children if child.type == "list_item"]
+            end_line = tok.map[1] if tok.map else _line(tok)
+            out.append(Fence(tok.info, tok.content, _line(tok), end_line, tok.markup, kind == "code_block"))
+            i += 1
+        elif kind == "table_open":
+            close = _close(tokens, i)
+            out.append(Table(_rows(tokens[i:close]), _line(tok)))
+            i = close + 1
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            close = _close(tokens, i)
+            items = _items(tokens, i + 1, close)
             if in_item:  # a nested list: its items' content belongs to the enclosing item
                 for item in items:
                     out.extend(item.events)
             else:
-                out.append(ListBlock(items, _line(node)))
-        elif kind == "blockquote":
-            _walk(node.children, out, in_item)
+                out.append(ListBlock(items, _line(tok)))
+            i = close + 1
+        elif kind == "blockquote_open":
+            close = _close(tokens, i)
+            _walk(tokens, i + 1, close, out, in_item)
+            i = close + 1
+        else:  # html blocks (a fence in a comment stays in the comment), rules, stray closes
+            i += 1
 
 
-def _item(node: SyntaxTreeNode) -> Item:
-    number = int(node.info) if node.info.isdigit() else None
-    item = Item(_line(node), number)
-    _walk(node.children, item.events, in_item=True)
-    return item
+def _items(tokens: list[Token], i: int, end: int) -> list[Item]:
+    items: list[Item] = []
+    while i < end:
+        if tokens[i].type == "list_item_open":
+            close = _close(tokens, i)
+            info = tokens[i].info
+            item = Item(_line(tokens[i]), int(info) if info.isdigit() else None)
+            _walk(tokens, i + 1, close, item.events, in_item=True)
+            items.append(item)
+            i = close
+        i += 1
+    return items
 
 
-def _rows(table: SyntaxTreeNode) -> list[tuple[list[str], int]]:
+def _rows(tokens: list[Token]) -> list[tuple[list[str], int]]:
     rows: list[tuple[list[str], int]] = []
-    for section in table.children:
-        for tr in section.children:
-            rows.append(([_inline(cell).strip() for cell in tr.children], _line(tr)))
+    cells: list[str] = []
+    line = 0
+    for tok in tokens:
+        if tok.type == "tr_open":
+            cells, line = [], _line(tok)
+        elif tok.type == "inline":
+            cells.append(tok.content.strip())
+        elif tok.type == "tr_close":
+            rows.append((cells, line))
     return rows
