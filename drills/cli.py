@@ -6,27 +6,53 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from drills.errors import DrillbookError
 
-# Heavy modules (the engine, reports, the kubernetes client) are imported inside the commands that use
-# them, so `drillbook parse` starts in a fraction of the time.
+# Heavy modules (the engine, reports, the kubernetes client, even rich) are imported inside the commands
+# that use them, so `drillbook parse` starts in a fraction of the time.
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from drills.model import DrillResult
     from drills.runbook import Command, Runbook, RunbookDocument
+
+
+class _LazyConsole:
+    """A rich Console made on first use (importing rich costs more than parsing a runbook)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self.stderr = stderr
+        self.made: Console | None = None
+
+    def plain_stream(self) -> TextIO | None:
+        """The raw stream when it is not a terminal and no console was made: plain lines go there."""
+        stream = sys.stderr if self.stderr else sys.stdout
+        return stream if self.made is None and not stream.isatty() else None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.made is None:
+            from rich.console import Console
+
+            # emoji off: a runbook's ":fire:" is text; user text is also escape()d, so "[/red]" prints as is
+            width = None if self.stderr or sys.stdout.isatty() else 160
+            self.made = Console(stderr=self.stderr, soft_wrap=not self.stderr, emoji=False, width=width)
+        return getattr(self.made, name)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"  # the same as drills.specs.CATALOG_DIR
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Prove incident runbooks work: inject each cause, run the runbook, verify recovery.")
-# emoji off: a runbook's ":fire:" is text; user text is also escape()d, so "[/red]" prints as written
-console = Console(stderr=True, emoji=False)
-out = Console(soft_wrap=True, emoji=False) if sys.stdout.isatty() else Console(soft_wrap=True, width=160,
-                                                                               emoji=False)
+console: Any = _LazyConsole(stderr=True)
+out: Any = _LazyConsole(stderr=False)
 
 SandboxOpt = Annotated[Path | None, typer.Option("--sandbox", help="sandbox directory (default: "
                                                     "$DRILLBOOK_SANDBOX or ~/.local/state/drillbook/sandbox)")]
@@ -83,15 +109,16 @@ def parse(
 Part = str | tuple[str, str]  # text, or (text, rich style): user text is never parsed as markup
 
 
-def _emit(target: Console, *parts: Part) -> None:
+def _emit(target: Any, *parts: Part) -> None:
     """One output line. Styled on a terminal; plain and fast otherwise (rich's per-line rendering made
     `parse` of a large file take seconds)."""
-    if target.is_terminal:
+    stream = target.plain_stream() if isinstance(target, _LazyConsole) else None
+    if stream is None and target.is_terminal:
         from rich.text import Text
 
         target.print(Text.assemble(*parts), highlight=False)
     else:
-        target.file.write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
+        (stream or target.file).write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
 
 
 def _print_document(document: RunbookDocument) -> None:

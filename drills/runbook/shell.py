@@ -24,7 +24,6 @@ _TOKEN = re.compile(r"""(?:'[^']*'|"(?:\\.|[^"\\])*"|\\.|[^\s'"\\|&;()<>])+|[|&;
 _UNQUOTE = re.compile(r"""'([^']*)'|"((?:\\.|[^"\\])*)"|\\(.)""")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?\+?=")
 _HARMLESS_WRITES = ("/dev/null", "/dev/stdout", "/dev/stderr")
-_PROMPT = re.compile(r"^\s*(?:\$|#|>>>|PS>|[\w.@:~/\-\[\]]*[$#%])\s")
 _CONSOLE_LANGS = {"console", "shell-session", "shellsession", "terminal", "session", "sh-session"}
 
 
@@ -143,11 +142,3 @@ def console_text(text: str, lang: str) -> str | None:
         continuing = out[-1].rstrip().endswith("\\")
     return "\n".join(out)
 
-
-def is_console(lang: str) -> bool:
-    return lang in _CONSOLE_LANGS
-
-
-def prompt_like(line: str) -> bool:
-    """Whether a line starts with a shell prompt (used to tell commands from output in untagged blocks)."""
-    return _PROMPT.match(line) is not None

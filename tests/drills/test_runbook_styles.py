@@ -216,14 +216,14 @@ def test_style_file_extends_the_vocabulary(tmp_path: Path) -> None:
 
 
 def test_parse_loads_no_engine_module() -> None:
-    """`drillbook parse` starts fast: the engine, reports, YAML and bashlex are loaded only when needed."""
+    """`drillbook parse` starts fast: the engine, reports, YAML, bashlex and rich load only when needed."""
     import subprocess
     import sys
 
     code = ("import sys; from drills.cli import app\n"
             "try:\n    app(['parse', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
             "heavy = {'drills.journal', 'drills.runner', 'drills.reports', 'drills.specs', 'kubernetes', 'yaml',"
-            " 'bashlex', 'jinja2', 'requests'}\n"
+            " 'bashlex', 'jinja2', 'requests', 'rich.console'}\n"
             "print(sorted(heavy & set(sys.modules)), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "seed-incident-runbooks.md")],
                           capture_output=True, text=True, timeout=60, check=False)
