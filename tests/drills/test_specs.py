@@ -104,3 +104,16 @@ bind: {{"<DEPLOYMENT>": agent-deployment, namespace: production-agents}}
     drill = resolve(load_spec(path))
     assert drill.cause is None and drill.cause_title == "Mitigation"
     assert [c.line for c in drill.commands] == [41, 47, 48]
+
+
+def test_list_reports_an_unknown_fault_kind_and_a_missing_catalog(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from drills.cli import app
+
+    path = write(tmp_path, GOOD.replace("kind: oom", "kind: cosmic-rays"))
+    result = CliRunner().invoke(app, ["list", "--catalog", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{path}:6: fault.kind: unknown fault kind 'cosmic-rays'" in result.output.replace("\n", "")
+    result = CliRunner().invoke(app, ["list", "--catalog", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "catalog directory not found" in result.output.replace("\n", "")
