@@ -218,15 +218,18 @@ class RunbookBuilder:
     def on_table(self, t: Table) -> None:
         if self.cause is None and self.context() == "causes" and self.table_causes(t):
             return
-        if self.cause is not None or len(t.rows) < 2:
+        if self.cause is not None or not t.rows:
             return
         header = [extract.plain(h).casefold() for h in t.rows[0][0]]
+        key_value = False  # "| Severity | P1 |" rows, the first row included (it may be the header)
         for cells, line in t.rows:
             if len(cells) >= 2 and extract.severity_key(cells[0]):
                 self.severity.append((extract.plain(cells[1]), f"table line {line}"))
+                key_value = True
             if len(cells) >= 2 and extract.plain(cells[0]).casefold() in ("alert", "alertname", "alert name"):
                 self.alerts += [(a, line) for a in extract.alert_names(cells[1])]
-        for col, name in enumerate(header):
+                key_value = True
+        for col, name in enumerate([] if key_value else header):
             for cells, line in t.rows[1:]:
                 if col < len(cells) and "alert" in name:
                     self.alerts += [(a, line) for a in extract.alert_names(cells[col])]

@@ -91,6 +91,8 @@ class ParseOptions:
         "restore",
         "rollback",
     )
+    procedure: tuple[str, ...] = ("steps", "procedure", "procedures", "instructions", "playbook", "runbook",
+                                  "what to do")  # remediation only as a heading's first words
     causes: tuple[str, ...] = (
         "causes",
         "cause",
@@ -162,6 +164,8 @@ class ParseOptions:
         for kind, vocabulary in kinds:
             if self._says(vocabulary, words):
                 return kind
+        if self._says("procedure", words):
+            return "resolution"
         return "investigation" if inv else "resolution" if fix else "other"
 
     def with_rules(self, paths: Iterable[Path]) -> ParseOptions:

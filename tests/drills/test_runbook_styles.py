@@ -228,3 +228,26 @@ def test_parse_loads_no_engine_module() -> None:
     done = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "seed-incident-runbooks.md")],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_causes_with_their_own_sub_headings_and_a_key_value_table_header() -> None:
+    doc = parse("redis-cause-subheadings.md", rules=False)
+    [rb] = doc.runbooks
+    assert (rb.title, rb.severity, rb.priority) == ("Redis down", "P0", "P0")
+    disk, evicted = rb.causes
+    assert (disk.title, disk.line, disk.symptoms) == ("Disk full", 8,
+                                                      ["MISCONF Redis is configured to save RDB snapshots"])
+    assert steps(disk.investigation) == [(19, "read-only", [])]  # "#### Check"
+    assert steps(disk.resolution) == [(25, "mutating", [])]  # "#### Fix"
+    assert (evicted.title, steps(evicted.resolution)) == ("Evicted pod", [(33, "mutating", [])])
+    assert [b.line for b in rb.other] == [38]  # "## Prevention": kept and shown, never run
+    assert doc.notices == []
+
+
+def test_a_plain_steps_runbook_with_a_severity_word_in_prose() -> None:
+    doc = parse("billing-steps.md", rules=False)
+    [rb] = doc.runbooks
+    assert (rb.title, rb.severity, rb.priority, rb.remediation_title) == (
+        "Restart the billing API", "high", "P1", "Steps")
+    assert steps(rb.resolution) == [(10, "read-only", []), (16, "mutating", [])]
+    assert steps(rb.investigation) == [(22, "read-only", [])]  # "Investigation steps" is not remediation
