@@ -70,7 +70,8 @@ SNIPPETS = [
 def mutated(draw: st.DrawFn) -> bytes:
     lines = draw(st.sampled_from(SOURCES)).split("\n")
     for _ in range(draw(st.integers(0, 12))):
-        i = draw(st.integers(0, max(len(lines) - 1, 0)))
+        lines = lines or [""]
+        i = draw(st.integers(0, len(lines) - 1))
         op = draw(st.sampled_from(["insert", "prefix", "suffix", "delete", "nest", "comment"]))
         piece = draw(st.sampled_from(SNIPPETS)) if draw(st.booleans()) else draw(st.text(max_size=8))
         if op == "insert":
