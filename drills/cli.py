@@ -6,25 +6,55 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from drills.errors import DrillbookError
-from drills.journal import Journal
-from drills.model import DrillResult, Verdict
-from drills.reports import write_reports
-from drills.runbook import CommandClass, parse_runbook_file
-from drills.specs import CATALOG_DIR, RUNBOOK_LEVEL, load_catalog, resolve, select
 
+# Heavy modules (the engine, reports, the kubernetes client, even rich) are imported inside the commands
+# that use them, so `drillbook parse` starts in a fraction of the time.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from drills.model import DrillResult
+    from drills.runbook import Command, Runbook, RunbookDocument
+
+
+class _LazyConsole:
+    """A rich Console made on first use (importing rich costs more than parsing a runbook)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self.stderr = stderr
+        self.made: Console | None = None
+
+    def plain_stream(self) -> TextIO | None:
+        """The raw stream when it is not a terminal and no console was made: plain lines go there."""
+        stream = sys.stderr if self.stderr else sys.stdout
+        return stream if self.made is None and not stream.isatty() else None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.made is None:
+            from rich.console import Console
+
+            # emoji off: a runbook's ":fire:" is text; user text is also escape()d, so "[/red]" prints as is
+            width = None if self.stderr or sys.stdout.isatty() else 160
+            self.made = Console(stderr=self.stderr, soft_wrap=not self.stderr, emoji=False, width=width)
+        return getattr(self.made, name)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+CATALOG_DIR = Path(__file__).resolve().parent / "catalog"  # the same as drills.specs.CATALOG_DIR
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Prove incident runbooks work: inject each cause, run the runbook, verify recovery.")
-console = Console(stderr=True)
-out = Console(soft_wrap=True) if sys.stdout.isatty() else Console(soft_wrap=True, width=160)
+console: Any = _LazyConsole(stderr=True)
+out: Any = _LazyConsole(stderr=False)
 
-SandboxOpt = Annotated[Optional[Path], typer.Option("--sandbox", help="sandbox directory (default: "
+SandboxOpt = Annotated[Path | None, typer.Option("--sandbox", help="sandbox directory (default: "
                                                     "$DRILLBOOK_SANDBOX or ~/.local/state/drillbook/sandbox)")]
 ProfileOpt = Annotated[str, typer.Option("--profile", help="sandbox timing profile: fast | realistic")]
 CatalogOpt = Annotated[Path, typer.Option("--catalog", help="directory of drill specs")]
@@ -41,35 +71,96 @@ def _local(sandbox: Path | None, profile: str = "fast") -> LocalTarget:
 
 
 def _fail(exc: Exception, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {escape(str(exc))}")
     raise typer.Exit(code)
 
 
 @app.command()
-def parse(file: Path, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
-    """Parse a runbook file: runbooks, severities, expected alerts, causes, steps with line and class."""
+def parse(
+    file: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    rules: Annotated[list[Path] | None, typer.Option(
+        "--rules", help="Prometheus alert rule file: checks alert names, gives severities runbooks omit"),
+    ] = None,
+    style: Annotated[Path | None, typer.Option(
+        "--style", help="section vocabulary YAML (default: drillbook-style.yaml beside the runbook)")] = None,
+    indented_code: Annotated[bool, typer.Option(
+        "--indented-code", help="read indented code blocks as steps too")] = False,
+) -> None:
+    """Parse a runbook file: runbooks, sections (with the title a drill spec names), severities, alerts,
+    causes and steps with line and class."""
+    from dataclasses import replace
+
+    from drills.runbook import load_style, options_for, parse_runbook_file
+
     try:
-        document = parse_runbook_file(file)
+        options = load_style(style) if style else options_for(file)
+        indented = indented_code or options.indented_code
+        options = replace(options.with_rules(rules or []), indented_code=indented)
+        document = parse_runbook_file(file, options)
     except DrillbookError as exc:
         _fail(exc)
     if as_json:
-        out.print_json(document.model_dump_json())
+        out.print_json(document.to_json())
         return
+    _print_document(document)
+
+
+Part = str | tuple[str, str]  # text, or (text, rich style): user text is never parsed as markup
+
+
+def _emit(target: Any, *parts: Part) -> None:
+    """One output line. Styled on a terminal; plain and fast otherwise (rich's per-line rendering made
+    `parse` of a large file take seconds)."""
+    stream = target.plain_stream() if isinstance(target, _LazyConsole) else None
+    if stream is None and target.is_terminal:
+        from rich.text import Text
+
+        target.print(Text.assemble(*parts), highlight=False)
+    else:
+        (stream or target.file).write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
+
+
+def _print_document(document: RunbookDocument) -> None:
     for rb in document.runbooks:
-        out.print(f"[bold]{rb.heading}[/bold]  {rb.priority} ({rb.severity})  alerts: {', '.join(rb.expected_alerts)}")
-        for cause in rb.causes:
-            out.print(f"  {cause.heading}  [dim]line {cause.line}[/dim]")
-            for cmd in cause.steps:
-                out.print(f"    {cmd.line:4d} [{_style(cmd.cls)}]{cmd.cls.value:9s}[/] {cmd.text[:100]}")
+        _print_runbook(rb)
+    for notice in document.notices:
+        _emit(console, ("note:", "yellow"), f" {notice}")
 
 
-def _style(cls: CommandClass) -> str:
-    return {"read-only": "green", "mutating": "yellow", "manual": "magenta", "external": "cyan"}[cls.value]
+def _print_runbook(rb: Runbook) -> None:
+    severity = f"{rb.priority or '?'} ({rb.severity or 'no severity'})"
+    alerts = ", ".join(rb.expected_alerts) or "none"
+    _emit(out, (f"runbook: {rb.title}", "bold"), (f"  line {rb.line}", "dim"), f"  {severity}  alerts: {alerts}")
+    causes = {c.line: c for c in rb.causes}
+    for i, section in enumerate(rb.sections):
+        if section.kind == "cause" and section.line in causes:
+            _emit(out, f"  cause: {section.title}", (f"  line {section.line}", "dim"))
+            _print_steps(causes[section.line].steps)
+        elif section.selectable:
+            _emit(out, f"  cause: {section.title}", (f"  line {section.line}, {section.kind}", "dim"))
+            _print_steps(rb.steps if section.title == (rb.remediation_title or rb.title) else [])
+        else:
+            until = min((s.line for s in rb.sections[i + 1:] if s.line > section.line), default=1 << 30)
+            steps = sum(len(b.commands) for b in rb.investigation if section.line < b.line < until)
+            note = f", {steps} investigation steps" if steps else ""
+            _emit(out, (f"  # {section.title}  line {section.line}, {section.kind}{note}", "dim"))
+
+
+def _print_steps(commands: list[Command]) -> None:
+    styles = {"read-only": "green", "mutating": "yellow", "manual": "magenta", "external": "cyan"}
+    for cmd in commands:
+        text = cmd.text.replace("\n", " ")[:100]
+        _emit(out, f"    {cmd.line:4d} ", (f"{cmd.cls.value:9s}", styles[cmd.cls.value]), f" {text}")
 
 
 @app.command("list")
 def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
     """Show the drill catalog and the runbook causes that have no drill yet."""
+    from rich.table import Table
+
+    from drills.specs import RUNBOOK_LEVEL, load_catalog, resolve
+
     try:
         specs = load_catalog(catalog)
         resolved = [resolve(s) for s in specs]
@@ -78,18 +169,21 @@ def list_drills(catalog: CatalogOpt = CATALOG_DIR) -> None:
     table = Table("drill", "runbook", "cause", "fault", "severity")
     covered: set[tuple[str, str, str]] = set()
     for d in resolved:
-        table.add_row(d.spec.id, d.runbook.title, d.cause_title, d.spec.fault.kind, d.runbook.priority or "?")
+        table.add_row(*(escape(v) for v in (d.spec.id, d.runbook.title, d.cause_title, d.spec.fault.kind,
+                                            d.runbook.priority or "?")))
         covered.add((d.document.path, d.runbook.title, d.cause_title))
     out.print(table)
     for document in {d.document.path: d.document for d in resolved}.values():
         missing = [(rb.title, c.title) for rb in document.runbooks for c in rb.causes
                    if (document.path, rb.title, c.title) not in covered]
-        missing += [(rb.title, RUNBOOK_LEVEL) for rb in document.runbooks
-                    if not rb.causes and (document.path, rb.title, RUNBOOK_LEVEL) not in covered]
+        missing += [(rb.title, rb.remediation_title or RUNBOOK_LEVEL) for rb in document.runbooks
+                    if not rb.causes and rb.steps
+                    and (document.path, rb.title, rb.remediation_title or RUNBOOK_LEVEL) not in covered]
         if missing:
-            out.print(f"\n[bold]{len(missing)} runbook cause(s) in {document.path} without a drill:[/bold]")
+            where = escape(document.path)
+            out.print(f"\n[bold]{len(missing)} runbook cause(s) in {where} without a drill:[/bold]")
             for rb_title, cause in missing:
-                out.print(f"  {rb_title} / {cause}")
+                out.print(f"  {escape(rb_title)} / {escape(cause)}")
 
 
 @app.command()
@@ -97,6 +191,7 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
     """Print what a drill would do (fault, steps, bindings, budgets, guards), without touching anything."""
     from drills import budgets, registry, steps
     from drills.secrets import credential_bindings
+    from drills.specs import load_catalog, resolve, select
 
     try:
         (spec,) = select(load_catalog(catalog), [drill_id], [])
@@ -131,23 +226,26 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
 
 @app.command()
 def run(
-    drill_ids: Annotated[Optional[list[str]], typer.Argument(help="drill ids (or prefixes like agent-down/)")] = None,
-    runbook: Annotated[Optional[list[str]], typer.Option("--runbook", help="all drills of this runbook")] = None,
+    drill_ids: Annotated[list[str] | None, typer.Argument(help="drill ids (or prefixes like agent-down/)")] = None,
+    runbook: Annotated[list[str] | None, typer.Option("--runbook", help="all drills of this runbook")] = None,
     target: Annotated[str, typer.Option("--target", help="where to run: local | kind")] = "local",
-    context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context (kind target)")] = None,
-    allow_context: Annotated[Optional[list[str]], typer.Option(
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context (kind target)")] = None,
+    allow_context: Annotated[list[str] | None, typer.Option(
         "--allow-context", help="also allow contexts matching this pattern (default: only kind-*)")] = None,
     report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("drill-reports"),
     sandbox: SandboxOpt = None,
     profile: ProfileOpt = "fast",
     catalog: CatalogOpt = CATALOG_DIR,
-    pushgateway: Annotated[Optional[str], typer.Option(
+    pushgateway: Annotated[str | None, typer.Option(
         "--pushgateway", envvar="DRILLBOOK_PUSHGATEWAY",
         help="also push drillbook_drill_success / time-to-detect / time-to-recover to this Pushgateway URL")] = None,
 ) -> None:
     """Run drills; write results.json, junit.xml, report.html and postmortems into --report-dir."""
     from drills.cleanup import cleanup_journal
+    from drills.journal import Journal
+    from drills.model import Verdict
     from drills.runner import Interrupted, RunContext, run_drill
+    from drills.specs import load_catalog, resolve, select
 
     if target == "kind":
         from drills.targets.allowlist import kube_context
@@ -199,6 +297,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def _write(results: list[DrillResult], report_dir: Path, pushgateway: str | None) -> None:
+    from drills.reports import write_reports
+
     paths = write_reports(results, report_dir)
     console.print("reports: " + ", ".join(str(p) for p in paths))
     console.print(f"[bold]HTML report:[/bold] {(report_dir / 'report.html').resolve()}")
@@ -271,6 +371,7 @@ def status(sandbox: SandboxOpt = None) -> None:
 def cleanup() -> None:
     """Revert every fault the journal still holds (after a crash) and check steady state."""
     from drills.cleanup import cleanup_journal
+    from drills.journal import Journal
 
     lines = cleanup_journal(Journal())
     for line in lines:

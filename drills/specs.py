@@ -2,7 +2,10 @@
 
 PyYAML's composer keeps each node's position, so a pydantic validation error (a path like
 ``fault.params``) is reported at the line of the offending key, and a spec naming a runbook or cause that
-does not exist is reported at its ``runbook:``/``cause:`` line with the names that do exist.
+does not exist is reported at its ``runbook:``/``cause:`` line with the names that do exist. A spec is
+checked against what it names: its fault kind must be registered and its parameters must be that fault's
+(a misspelt one would silently fall back to a default), its step selectors must match steps of the
+section, and budgets cannot be negative.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pydantic import ValidationError
 
 from drills.errors import RunbookError, SpecError
 from drills.model import DrillSpec
-from drills.runbook import Cause, Command, Runbook, RunbookDocument, parse_runbook_file
+from drills.runbook import Cause, Command, Runbook, RunbookDocument, options_for, parse_runbook_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CATALOG_DIR = PACKAGE_DIR / "catalog"
@@ -26,13 +29,13 @@ PROJECT_ROOT = PACKAGE_DIR.parent
 
 def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     """1-based line of the YAML node at pydantic's error location (the deepest node that exists)."""
-    line = node.start_mark.line + 1
+    line: int = node.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == part), None)
             if match is None:
                 key = next((k for k, _ in node.value if k.value == part), None)
-                return key.start_mark.line + 1 if key else line
+                return int(key.start_mark.line) + 1 if key else line
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
@@ -43,7 +46,10 @@ def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
 
 
 def load_spec(path: Path) -> DrillSpec:
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read drill spec: {exc}", str(path)) from exc
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -60,8 +66,45 @@ def load_spec(path: Path) -> DrillSpec:
         where = ".".join(str(p) for p in first["loc"])
         raise SpecError(f"{where}: {first['msg']}", str(path), _line_of(node, first["loc"])) from exc
     spec.source = str(path)
+    _check_budgets(spec, node)
+    _check_fault(spec, node)
     resolve(spec, node)
     return spec
+
+
+def _check_budgets(spec: DrillSpec, node: yaml.Node) -> None:
+    overrides: list[tuple[tuple[str, ...], object]] = [
+        (("budgets", name), value) for name, value in spec.budgets.model_dump().items()]
+    overrides += [(("profiles", profile, "budgets", name), value) for profile, o in spec.profiles.items()
+                  for name, value in o.budgets.items()]
+    for loc, value in overrides:
+        if isinstance(value, int | float) and value < 0:
+            raise SpecError(f"{'.'.join(loc)}: a budget cannot be negative ({value})", spec.source,
+                            _line_of(node, loc))
+
+
+def _check_fault(spec: DrillSpec, node: yaml.Node) -> None:
+    """The fault kind is registered and every parameter is one the fault takes, with a valid value."""
+    from drills import registry
+    from drills.errors import DrillbookError
+
+    try:
+        plugin = registry.fault(spec.fault.kind)
+    except DrillbookError as exc:
+        raise SpecError(f"fault.kind: {exc}", spec.source, _line_of(node, ("fault", "kind"))) from exc
+    known = {key for name, f in plugin.params.model_fields.items() for key in (name, f.alias) if key}
+    for key in spec.fault.params:
+        if key not in known:
+            raise SpecError(f"fault.params.{key}: not a parameter of fault {plugin.kind!r}; it takes: "
+                            f"{', '.join(sorted(known)) or 'none'}", spec.source,
+                            _line_of(node, ("fault", "params", key)))
+    try:
+        plugin.params.model_validate(spec.fault.params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ("fault", "params", *first["loc"])
+        raise SpecError(f"{'.'.join(str(p) for p in loc)}: {first['msg']}", spec.source,
+                        _line_of(node, loc)) from exc
 
 
 RUNBOOK_LEVEL = "Investigation & Resolution"  # what a runbook without causes (Runbook 6) is drilled as
@@ -80,7 +123,7 @@ class ResolvedDrill:
 
     @property
     def cause_title(self) -> str:
-        return self.cause.title if self.cause else RUNBOOK_LEVEL
+        return self.cause.title if self.cause else (self.runbook.remediation_title or RUNBOOK_LEVEL)
 
     @property
     def cause_line(self) -> int:
@@ -102,7 +145,7 @@ def runbook_path(spec: DrillSpec) -> Path:
 
 @cache
 def _document(path: Path) -> RunbookDocument:
-    return parse_runbook_file(path)
+    return parse_runbook_file(path, options_for(path))
 
 
 def resolve(spec: DrillSpec, node: yaml.Node | None = None) -> ResolvedDrill:
@@ -113,23 +156,41 @@ def resolve(spec: DrillSpec, node: yaml.Node | None = None) -> ResolvedDrill:
     path = runbook_path(spec)
     if not path.exists():
         raise SpecError(f"runbook file not found: {spec.runbook_file}", spec.source, line("runbook_file"))
-    document = _document(path)
+    try:
+        document = _document(path)
+    except RunbookError as exc:
+        raise SpecError(f"runbook file {exc}", spec.source, line("runbook_file")) from exc
     try:
         runbook = document.runbook(spec.runbook)
     except RunbookError as exc:
         raise SpecError(exc.message, spec.source, line("runbook")) from exc
-    if spec.cause is None:
-        if not runbook.steps:
-            raise SpecError(f"runbook {runbook.title!r} has causes; name one with cause:", spec.source, line("runbook"))
-        return ResolvedDrill(spec, document, runbook, None)
     try:
-        cause = document.cause(runbook.title, spec.cause)
+        runbook, cause = document.section(runbook, spec.cause)
     except RunbookError as exc:
-        raise SpecError(exc.message, spec.source, line("cause")) from exc
-    return ResolvedDrill(spec, document, runbook, cause)
+        where = line("cause") if spec.cause is not None else line("runbook")
+        raise SpecError(exc.message, spec.source, where) from exc
+    drill = ResolvedDrill(spec, document, runbook, cause)
+    _check_steps(drill, node)
+    return drill
+
+
+def _check_steps(drill: ResolvedDrill, node: yaml.Node | None) -> None:
+    """Every step selector picks a step of the section: a line where a step starts, or a text in one."""
+    starts = [c.line for c in drill.commands]
+    for i, sel in enumerate(drill.spec.steps or []):
+        where = _line_of(node, ("steps", i)) if node is not None else None
+        if sel.line is not None and sel.line not in starts:
+            at = ", ".join(map(str, starts)) or "none"
+            raise SpecError(f"steps[{i}].line {sel.line}: no step of {drill.cause_title!r} starts there; "
+                            f"steps start at lines {at}", drill.spec.source, where)
+        if sel.contains is not None and not any(sel.contains in c.text for c in drill.commands):
+            raise SpecError(f"steps[{i}].contains {sel.contains!r}: no step of {drill.cause_title!r} "
+                            "contains it", drill.spec.source, where)
 
 
 def load_catalog(directory: Path = CATALOG_DIR) -> list[DrillSpec]:
+    if not directory.is_dir():
+        raise SpecError(f"catalog directory not found: {directory}", str(directory))
     specs = [load_spec(p) for p in sorted(directory.rglob("*.yaml"))]
     seen: dict[str, str] = {}
     for spec in specs:

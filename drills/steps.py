@@ -43,9 +43,10 @@ def bind(command: Command, bindings: dict[str, str]) -> str | None:
     """The command with its placeholders replaced by shell-quoted values; None if one is unbound."""
     text = command.text
     for name in command.placeholders:
-        if name not in bindings:
+        key = name if name in bindings else name.strip("<>[]{} .")  # <POD_NAME> binds as POD_NAME too
+        if key not in bindings:
             return None
-        value = shlex.quote(bindings[name])
+        value = shlex.quote(bindings[key])
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             def replacement(_m: re.Match[str], v: str = value) -> str:
                 return v
@@ -100,7 +101,7 @@ def execute(commands: list[Command], selected: list[Command], bindings: dict[str
             continue
         text = bind(command, bindings)
         if text is None:
-            missing = [p for p in command.placeholders if p not in bindings]
+            missing = [p for p in command.placeholders if p not in bindings and p.strip("<>[]{} .") not in bindings]
             results.append(StepResult(command=command.text, cls=command.cls.value, line=command.line,
                                       status="unbound", reason=f"unbound placeholder(s): {missing}"))
             continue

@@ -25,10 +25,18 @@ def test_parse_json_on_the_seed_file() -> None:
 
 def test_parse_bad_runbook_reports_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.md"
-    bad.write_text("# Runbooks\n\n## Runbook 1: Broken\n\n### Symptoms\n- [ ] Alert: `X` firing\n")
+    bad.write_bytes(b"# Runbooks\n\n## Runbook 1: Broken\n\n### Symptoms\n- [ ] Alert: \xff `X` firing\n")
     result = runner.invoke(app, ["parse", str(bad)])
     assert result.exit_code == 2
-    assert f"{bad}:3" in result.output.replace("\n", "")
+    assert f"{bad}:6: column 14: byte 0xff is not UTF-8" in result.output.replace("\n", "")
+
+
+def test_parse_notes_what_it_could_not_use_with_file_and_line(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.md"
+    odd.write_text("# Runbooks\n\n## Runbook 1: Broken\n\n### Symptoms\n- [ ] Alert: `X` firing\n")
+    result = runner.invoke(app, ["parse", str(odd)])
+    assert result.exit_code == 0, result.output
+    assert f"note: {odd}:3: runbook 'Runbook 1: Broken' states no severity" in result.output.replace("\n", "")
 
 
 def test_list_shows_the_catalog_and_uncovered_causes() -> None:

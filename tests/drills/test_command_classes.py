@@ -169,7 +169,7 @@ def test_command_line_ranges_match_the_file(seed_commands: list[tuple[int, str |
         ("kubectl rollout pause deploy/a", MUT, "rollout pause"),
         ("kubectl port-forward svc/a 8080:80", MAN, "port-forward"),
         ("kubectl attach -it pod/a", MAN, "attach"),
-        ("kubectl exec -it redis-0 -- sh", MUT, "unknown command: sh"),
+        ("kubectl exec -it redis-0 -- sh", MAN, "interactive shell"),
         ("kubectl exec -it redis-0", MAN, "interactive"),
         ("kubectl exec redis-0 -- redis-cli FLUSHALL", MUT, "FLUSHALL"),
         ("kubectl exec redis-0 -- redis-cli -h redis DBSIZE", RO, "DBSIZE"),
@@ -255,3 +255,149 @@ def test_placeholders_respect_assignments_env_and_quotes() -> None:
     assert find_placeholders("docker pull ghcr.io/your-org/agent:working-tag", set()) == ["your-org", "working-tag"]
     cmds = split_commands("POD=$(kubectl get pods -o name)\nkubectl logs $POD\nkubectl logs $OTHER\n", 1, "f")
     assert [c.placeholders for c in cmds] == [[], [], ["OTHER"]]
+
+
+# The table the issue asks for: commands seen in runbooks of many house styles, with the class a drill must
+# give them. Errs safe: a write method or a body is a mutation (or external), an interactive shell is manual.
+CLASS_TABLE: list[tuple[str, str]] = [
+    # kubectl / oc reads
+    ("kubectl get pods -A -o wide", RO), ("kubectl get deploy api -o jsonpath='{.spec.replicas}'", RO),
+    ("kubectl describe node worker-1", RO), ("kubectl logs deploy/api --since=10m --tail=200", RO),
+    ("kubectl logs -f deploy/api", RO), ("kubectl top pods --containers", RO), ("kubectl top nodes", RO),
+    ("kubectl get events --sort-by=.lastTimestamp", RO), ("kubectl rollout status deploy/api", RO),
+    ("kubectl rollout history deploy/api", RO), ("kubectl auth can-i get pods", RO), ("kubectl version", RO),
+    ("kubectl config current-context", RO), ("kubectl config get-contexts", RO), ("kubectl api-resources", RO),
+    ("kubectl explain pod.spec", RO), ("kubectl wait --for=condition=Ready pod/x --timeout=60s", RO),
+    ("kubectl diff -f manifest.yaml", RO), ("kubectl cluster-info", RO),
+    ("kubectl apply -f x.yaml --dry-run=server", RO), ("kubectl get --raw /readyz", RO),
+    ("oc get pods -n app", RO), ("oc describe dc/app", RO), ("oc logs -f dc/app", RO), ("oc status", RO),
+    ("oc whoami", RO), ("oc adm top nodes", RO), ("oc rollout status dc/app", RO),
+    # kubectl / oc writes
+    ("kubectl delete pod api-0", MUT), ("kubectl apply -f fix.yaml", MUT), ("kubectl scale deploy/api --replicas=3", MUT),
+    ("kubectl rollout restart deploy/api", MUT), ("kubectl rollout undo deploy/api", MUT),
+    ("kubectl set image deploy/api api=img:2", MUT), ("kubectl patch svc api -p '{}'", MUT),
+    ("kubectl label node n1 disk=ssd", MUT), ("kubectl cordon n1", MUT), ("kubectl uncordon n1", MUT),
+    ("kubectl drain n1 --ignore-daemonsets", MUT), ("kubectl taint nodes n1 k=v:NoSchedule", MUT),
+    ("kubectl create configmap c --from-literal=a=b", MUT), ("kubectl config use-context prod", MUT),
+    ("kubectl certificate approve csr-1", MUT), ("kubectl run tmp --image=busybox --restart=Never", MUT),
+    ("oc delete pod app-1", MUT), ("oc scale dc/app --replicas=0", MUT), ("oc adm drain n1", MUT),
+    ("oc project other", MUT), ("oc rollout latest dc/app", MUT), ("kubectl frobnicate all", MUT),
+    # interactive or host access
+    ("kubectl exec -it api-0 -- sh", MAN), ("kubectl exec -it api-0 -- bash", MAN),
+    ("kubectl exec -it api-0 -- /bin/bash", MAN), ("kubectl exec -it api-0", MAN),
+    ("oc exec -it app-1 -- bash", MAN), ("oc rsh app-1", MAN), ("kubectl edit deploy/api", MAN),
+    ("kubectl port-forward svc/api 8080:80", MAN), ("kubectl debug node/n1 -it --image=busybox", MAN),
+    ("kubectl attach -it api-0", MAN), ("ssh core@node-1", MAN), ("journalctl -u kubelet --since -1h", MAN),
+    ("systemctl restart kubelet", MAN), ("sudo crictl ps", MAN), ("crictl logs abc", MAN), ("vim cfg.yaml", MAN),
+    ("watch -n1 kubectl get pods", MAN), ("less /var/log/syslog", MAN), ("top", MAN), ("k9s", MAN),
+    ("tcpdump -i any port 53", MAN), ("redis-cli -h redis", MAN), ("bash", MAN), ("sh -i", MAN),
+    ("read -p 'continue?' ok", MAN),
+    # exec with a command is judged by that command
+    ("kubectl exec api-0 -- cat /etc/resolv.conf", RO), ("kubectl exec api-0 -- sh -c 'ls /data | wc -l'", RO),
+    ("kubectl exec api-0 -- bash -c 'rm -rf /tmp/cache'", MUT), ("kubectl exec redis-0 -- redis-cli INFO", RO),
+    ("kubectl exec redis-0 -- redis-cli FLUSHALL", MUT), ("oc exec app-1 -- env", RO),
+    # helm
+    ("helm list -A", RO), ("helm ls -n app", RO), ("helm history api -n app", RO), ("helm status api", RO),
+    ("helm get values api -n app", RO), ("helm show values chart/api", RO), ("helm template api chart/", RO),
+    ("helm lint chart/", RO), ("helm version", RO), ("helm diff upgrade api chart/", RO),
+    ("helm upgrade api chart/ -n app --reuse-values", MUT), ("helm install api chart/", MUT),
+    ("helm rollback api 3 -n app", MUT), ("helm uninstall api -n app", MUT), ("helm delete api", MUT),
+    ("helm repo add bitnami https://charts.bitnami.com/bitnami", EXT), ("helm repo update", EXT),
+    ("helm pull bitnami/redis", EXT),
+    # HTTP clients
+    ("curl -s http://localhost:8080/healthz", RO), ("curl -sI http://api.app.svc:8080/", RO),
+    ("curl -X POST http://localhost:8080/admin/flush", MUT), ("curl -XDELETE http://api.app.svc/cache", MUT),
+    ("curl --request PUT http://10.0.0.5/config", MUT), ("curl --request=PATCH http://api/x", MUT),
+    ("curl -d 'a=b' http://api/form", MUT), ("curl --data-raw '{}' http://api/x", MUT),
+    ("curl --data-binary @f http://api/x", MUT), ("curl --json '{\"a\":1}' http://api/x", MUT),
+    ("curl -F file=@x http://api/upload", MUT), ("curl -dfoo=bar http://api/x", MUT),
+    ("curl -X GET http://api/x", RO), ("curl -X HEAD http://api/x", RO),
+    ("curl -o /tmp/dump http://api/debug/pprof/heap", MUT), ("curl -o /dev/null -w '%{http_code}' http://api/", RO),
+    ("curl https://status.example.com/api/v2/status.json", EXT), ("curl -X POST https://hooks.slack.com/x -d '{}'", EXT),
+    ("curl http://$HOST/health", EXT), ("curl http://<SERVICE_HOST>/health", EXT),
+    ("wget -qO- http://api:8080/metrics", RO), ("wget -O- http://api/x", RO), ("wget --spider http://api/x", RO),
+    ("wget http://api/x.tar", MUT), ("wget --post-data 'a=b' -O- http://api/x", MUT),
+    ("wget --method=DELETE -O- http://api/x", MUT), ("wget https://example.com/x", EXT),
+    ("http :8080/health", RO), ("http GET api.app.svc/health", RO), ("http POST :8080/admin/flush", MUT),
+    ("http :8080/users name=x", MUT), ("http PUT api/x a:=1", MUT), ("http https://api.github.com/zen", EXT),
+    ("nc -zv redis 6379", RO), ("nc -z example.com 443", EXT),
+    ("openssl s_client -connect api.app.svc:443", RO), ("openssl s_client -connect example.com:443", EXT),
+    # read-only tools
+    ("base64 -d secret.txt", RO), ("echo aGk= | base64 --decode", RO), ("openssl x509 -in tls.crt -noout -text", RO),
+    ("openssl version", RO), ("jq '.items[] | .metadata.name' pods.json", RO), ("yq '.spec' d.yaml", RO),
+    ("etcdctl endpoint status --write-out=table", RO), ("etcdctl endpoint health", RO), ("etcdctl member list", RO),
+    ("etcdctl get /registry --prefix --keys-only", RO), ("dig +short api.example.com", RO),
+    ("nslookup kubernetes.default", RO), ("host example.com", RO), ("ping -c 3 10.0.0.1", RO),
+    ("df -h /var/lib", RO), ("du -sh /data", RO), ("free -m", RO), ("uptime", RO), ("uname -a", RO),
+    ("ss -tlnp", RO), ("netstat -an", RO), ("ip addr show", RO), ("ip route", RO), ("lsof -i :8080", RO),
+    ("dmesg | tail -50", RO), ("stat /data/dump.rdb", RO), ("sha256sum release.tar", RO),
+    ("diff a.yaml b.yaml", RO), ("grep -c ERROR app.log", RO), ("sort -u ids | wc -l", RO),
+    ("awk '{print $1}' access.log | uniq -c", RO), ("find /var/log -name '*.gz'", RO), ("date -u", RO),
+    ("git log --oneline -5", RO), ("git status", RO), ("docker ps -a", RO), ("docker logs api", RO),
+    ("promtool query instant http://prom:9090 up", RO), ("amtool alert query", RO), ("stern api -n app", RO),
+    ("istioctl analyze -n app", RO), ("flux get kustomizations", RO), ("argocd app get api", RO),
+    ("export NS=app", RO), ("cd /tmp", RO), ("sleep 30", RO),
+    # local writes and unknown tools
+    ("rm -rf /tmp/cache", MUT), ("find /data/tmp -mtime +1 -delete", MUT), ("find . -name x -exec rm {} +", MUT),
+    ("sed -i 's/a/b/' cfg", MUT), ("yq -i '.a = 1' d.yaml", MUT), ("echo x >> /etc/hosts", MUT),
+    ("kubectl get cm c -o yaml > backup.yaml", MUT), ("tee /tmp/out < in", MUT), ("kill -9 1234", MUT),
+    ("ip link set eth0 down", MUT), ("iptables -F", MUT), ("etcdctl del /registry/x", MUT),
+    ("etcdctl defrag", MUT), ("etcdctl snapshot save s.db", MUT), ("psql -c 'select 1'", MUT),
+    ("python3 fix.py", MUT), ("./scripts/rotate.sh", MUT), ("make deploy", MUT), ("kubectx prod", MUT),
+    ("kubens app", MUT), ("docker restart api", MUT), ("flux reconcile ks apps", MUT),
+    ("argocd app sync api", MUT), ("amtool silence add alertname=X", MUT),
+    ("kubectl get pods -o name | xargs kubectl delete", MUT), ("xargs -n1 echo < ids", RO),
+    # external systems
+    ("aws ec2 describe-instances", EXT), ("gcloud container clusters list", EXT), ("az aks list", EXT),
+    ("terraform plan", EXT), ("gh pr list", EXT), ("vault kv get secret/x", EXT), ("docker pull img:1", EXT),
+    ("git pull", EXT), ("eksctl get nodegroup --cluster c", EXT),
+    # placeholders never read as redirects
+    ("kubectl logs <POD_NAME> -n <namespace>", RO), ("kubectl delete pod <pod> -n <my-namespace>", MUT),
+    ("kubectl get pods -n [NAMESPACE]", RO), ("kubectl describe pod $POD_NAME", RO),
+]
+
+
+def test_class_table_is_big_enough_and_has_no_duplicates() -> None:
+    assert len(CLASS_TABLE) >= 150
+    assert len({text for text, _ in CLASS_TABLE}) == len(CLASS_TABLE)
+
+
+@pytest.mark.parametrize(("text", "cls"), CLASS_TABLE, ids=[t for t, _ in CLASS_TABLE])
+def test_class_table(text: str, cls: str) -> None:
+    got, reason = classify(text)
+    assert got.value == cls, reason
+
+
+@pytest.mark.parametrize(("text", "placeholders"), [
+    ("kubectl logs <POD_NAME> -n <my-namespace>", ["<POD_NAME>", "<my-namespace>"]),
+    ("kubectl get pods -n [NAMESPACE] | grep '[a-z]'", ["[NAMESPACE]"]),
+    ("curl -H 'Authorization: Bearer YOUR_TOKEN' http://api/x", ["YOUR_TOKEN"]),
+    ("curl http://api/YOUR_ORG/x", ["YOUR_ORG"]),
+    ("helm upgrade x chart --set image.tag={{ .Values.tag }}", ["{{ .Values.tag }}"]),
+    ("kubectl logs ${POD} $NS", ["POD", "NS"]),
+    ("NS=app; kubectl get pods -n $NS", []),
+    ("grep '[A-Z0-9]' f && cat <in.txt", []),
+])
+def test_placeholders_in_every_common_spelling(text: str, placeholders: list[str]) -> None:
+    assert find_placeholders(text, set()) == placeholders
+
+
+def test_angle_placeholders_bind_by_name_or_as_written() -> None:
+    from drills import steps
+
+    [cmd] = split_commands("kubectl delete pod <POD_NAME> -n <namespace>\n", 1, "f.md")
+    assert steps.bind(cmd, {"POD_NAME": "api-0"}) is None  # namespace still unbound
+    assert steps.bind(cmd, {"POD_NAME": "api-0", "<namespace>": "my ns"}) == "kubectl delete pod api-0 -n 'my ns'"
+
+
+def test_each_command_is_tokenized_once_and_bashlex_only_for_compound_commands() -> None:
+    import sys
+
+    from drills.runbook.shell import simple_commands
+
+    simple_commands.cache_clear()
+    split_commands("kubectl get pods | grep x\nPOD=$(kubectl get pods -o name)\n", 1, "f")
+    assert simple_commands.cache_info().misses == 2
+    assert simple_commands("for p in a b; do kubectl delete pod $p; done") == (
+        ("kubectl", "delete", "pod", "$p"),)
+    assert "bashlex" in sys.modules
