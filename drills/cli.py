@@ -201,27 +201,27 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
         _, chosen = budgets.for_drill(spec, d.document, d.runbook.priority, profile)
     except (DrillbookError, ValueError) as exc:
         _fail(exc)
-    out.print(f"[bold]{spec.id}[/bold]: {d.runbook.title} / {d.cause_title} ({d.runbook.priority})")
-    out.print(f"fault: {plugin.kind} — {plugin.summary}\n  params: {json.dumps(params.model_dump(mode='json'))}")
+    out.print(f"[bold]{escape(spec.id)}[/bold]: {escape(d.runbook.title)} / {escape(d.cause_title)} ({d.runbook.priority})")
+    out.print(escape(f"fault: {plugin.kind} — {plugin.summary}\n  params: {json.dumps(params.model_dump(mode='json'))}"))
     alerts = [e.name for e in spec.expect_alerts] if spec.expect_alerts is not None else d.runbook.expected_alerts
-    out.print(f"expected alerts: {alerts}")
+    out.print(escape(f"expected alerts: {alerts}"))
     out.print("budgets (from the fault's injection):")
     for b in chosen.values():
-        out.print(f"  {b.phase:9s} {b.seconds:7.0f}s  {b.source}")
+        out.print(escape(f"  {b.phase:9s} {b.seconds:7.0f}s  {b.source}"))
     for guard in spec.abort:
-        out.print(f"abort when: {guard.expr} (for {guard.for_s:.0f}s) {guard.description}")
+        out.print(escape(f"abort when: {guard.expr} (for {guard.for_s:.0f}s) {guard.description}"))
     secret = credential_bindings(spec.bind)
     shown = {name: ("***" if value in secret else value) for name, value in spec.bind.items()}
     bindings = {**{name: f"<chosen by the fault: {name}>" for name in plugin.binds}, **shown}
     if bindings:
-        out.print("bindings: " + ", ".join(f"${{{k}}}={v}" for k, v in bindings.items()))
+        out.print(escape("bindings: " + ", ".join(f"${{{k}}}={v}" for k, v in bindings.items())))
     selected = steps.select(d.commands, spec.steps)
-    out.print(f"runbook steps ({d.document.path}):")
+    out.print(escape(f"runbook steps ({d.document.path}):"))
     for cmd in d.commands:
         action = "run" if cmd in selected else "skip"
         bound = steps.bind(cmd, bindings)
         note = "" if not cmd.placeholders else (" (bound)" if bound else f" (unbound: {cmd.placeholders})")
-        out.print(f"  {action:4s} {cmd.line:4d} {cmd.cls.value:9s} {cmd.text[:90]}{note}")
+        out.print(escape(f"  {action:4s} {cmd.line:4d} {cmd.cls.value:9s} {cmd.text[:90]}{note}"))
 
 
 @app.command()
@@ -270,13 +270,13 @@ def run(
     tgt = _local(sandbox, profile)
     journal = Journal()
     for line in cleanup_journal(journal):
-        console.print(f"[yellow]cleanup:[/yellow] {line}")
+        console.print(f"[yellow]cleanup:[/yellow] {escape(line)}")
     results: list[DrillResult] = []
     ctx = RunContext(target=tgt, journal=journal,
-                     events=lambda phase, msg: console.print(f"  [dim]{phase:9s}[/dim] {msg}"))
+                     events=lambda phase, msg: console.print(f"  [dim]{phase:9s}[/dim] {escape(msg)}"))
     try:
         for d in drills:
-            console.print(f"[bold]▶ {d.spec.id}[/bold]  {d.runbook.title} / {d.cause_title}")
+            console.print(f"[bold]▶ {escape(d.spec.id)}[/bold]  {escape(d.runbook.title)} / {escape(d.cause_title)}")
             result = run_drill(d, ctx)
             results.append(result)
             _print_result(result)
@@ -319,11 +319,11 @@ def _print_result(r: DrillResult) -> None:
     console.print(f"  [{colour}]{r.verdict.value.upper()}[/{colour}] {timing}")
     for name in r.failed_checks:
         detail = next((c.detail for c in r.checks if c.name == name), "")
-        console.print(f"    [red]✗ {name}[/red]: {detail}")
+        console.print(f"    [red]✗ {escape(name)}[/red]: {escape(detail)}")
     if r.reason:
-        console.print(f"    {r.reason}")
+        console.print(f"    {escape(r.reason)}")
     for finding in r.findings:
-        console.print(f"    [cyan]finding[/cyan]: {finding}")
+        console.print(f"    [cyan]finding[/cyan]: {escape(finding)}")
 
 
 @app.command()
@@ -375,7 +375,7 @@ def cleanup() -> None:
 
     lines = cleanup_journal(Journal())
     for line in lines:
-        console.print(line)
+        console.print(escape(line))
     if not lines:
         console.print("journal empty: nothing to revert")
 

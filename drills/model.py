@@ -219,6 +219,8 @@ class DrillResult(BaseModel):
     cause: str
     runbook_file: str
     target: str
+    tools: dict[str, str] = Field(default_factory=dict,
+                                  description="versions of the tools the drill ran, e.g. kubectl, prometheus, redis")
     verdict: Verdict = Verdict.ERROR
     reason: str = ""
     failed_checks: list[str] = Field(default_factory=list)

@@ -78,6 +78,7 @@ def _run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
     try:
         ctx.events("steady", "bringing the target up and checking steady state")
         target.ensure_up()
+        result.tools = target.tools()
         target.wait_steady(ctx.steady_timeout_s)
         secrets |= target.secret_values()
         missing = sorted(plugin.requires - target.capabilities())

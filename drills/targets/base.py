@@ -158,5 +158,8 @@ class Target(Protocol):
     def restore(self, snapshot: Any) -> None:
         """Put a snapshot back (``kubectl apply`` of the saved objects)."""
 
+    def tools(self) -> dict[str, str]:
+        """Versions of the tools drills run here (the kubectl steps use, the monitoring, the datastore)."""
+
     def capabilities(self) -> set[str]:
         """What faults may rely on here: ``memory-limits``, ``tmpfs``, ``iptables``, ..."""

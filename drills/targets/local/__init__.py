@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,12 @@ class LocalTarget:
     def scrape_and_eval_seconds(self) -> tuple[float, float]:
         profile = self.config.profile
         return profile.scrape_interval_s, profile.evaluation_interval_s
+
+    def tools(self) -> dict[str, str]:
+        """What each tool reports of itself: the kubectl first on the steps' PATH (recorded, since a machine
+        may have several), Prometheus and redis-server as installed."""
+        env = self.step_environment()
+        return {name: _version(argv, pattern, env) for name, (argv, pattern) in _TOOLS.items()}
 
     def capabilities(self) -> set[str]:
         caps = set()
@@ -225,6 +232,20 @@ class LocalTarget:
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["KUBECACHEDIR"] = str(self.root / "kube-cache")
         return env
+
+
+_TOOLS = {"kubectl": (["kubectl", "version", "--client"], r"Client Version: (\S+)"),
+          "prometheus": (["prometheus", "--version"], r"prometheus, version (\S+)"),
+          "redis": (["redis-server", "--version"], r"v=(\S+)")}
+
+
+def _version(argv: list[str], pattern: str, env: dict[str, str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unavailable ({type(exc).__name__})"
+    found = re.search(pattern, done.stdout + done.stderr)
+    return found.group(1) if found else "unknown"
 
 
 def _content(obj: dict[str, Any]) -> Any:
