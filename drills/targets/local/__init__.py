@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,13 +224,7 @@ class LocalTarget:
 
     # -- runbook steps ---------------------------------------------------------------------------
     def step_environment(self) -> dict[str, str]:
-        """The real kubectl (the pinned one installed beside drillbook) first on PATH, talking to the embedded
-        cluster's API server through its kubeconfig; discovery cached per sandbox."""
-        env = dict(os.environ)
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        env["KUBECACHEDIR"] = str(self.root / "kube-cache")
-        return env
+        return sandbox.kubectl_environment(self.root)
 
 
 _TOOLS = {"kubectl": (["kubectl", "version", "--client"], r"Client Version: (\S+)"),

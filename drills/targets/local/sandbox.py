@@ -82,15 +82,40 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
     config.save(root)
     ImageStore(root / "images.json").write_defaults()
     store = ObjectStore(root)
-    for obj in [*nodes(config), *app_manifests(), *infrastructure(config, root)]:
+    for obj in [*nodes(config), *infrastructure(config, root)]:  # what the embedded cluster provides itself
         store.apply(obj)
-    baseline = store.snapshot()
-    (root / "baseline.json").write_text(json.dumps(baseline))
     kubeconfig.write(root, config.controller_address)
-    _start_daemon(root, "controller", "drills.targets.local.controller")
     _start_daemon(root, "apiserver", "drills.targets.local.apiserver")
     _wait_listening(config.controller_address, kubeconfig.PORT, root / "apiserver.log")
+    # Applied before the controller starts, so every pod starts with every Service of the system to resolve
+    # (the sandbox's DNS is resolved when a container starts, not at each lookup).
+    try:
+        _apply_reference_system(root)
+    except TargetError:
+        down(root)  # no half-made sandbox: the API server would hold the address
+        raise
+    (root / "baseline.json").write_text(json.dumps(store.snapshot()))
+    _start_daemon(root, "controller", "drills.targets.local.controller")
     return config
+
+
+def kubectl_environment(root: Path) -> dict[str, str]:
+    """The real kubectl (the pinned one installed beside drillbook) first on PATH, talking to this embedded
+    cluster's API server through its kubeconfig, discovery cached per sandbox."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["KUBECONFIG"] = str(kubeconfig.kubeconfig_path(root))
+    env["KUBECACHEDIR"] = str(root / "kube-cache")
+    return env
+
+
+def _apply_reference_system(root: Path) -> None:
+    """Deploy the reference system as a user deploys to any cluster: ``kubectl apply -f`` of its manifests."""
+    with resources.as_file(resources.files("refsystem").joinpath("manifests")) as manifests:
+        done = subprocess.run(["kubectl", "apply", "-f", str(manifests)], capture_output=True, text=True,
+                              env=kubectl_environment(root), timeout=120, check=False, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise TargetError(f"kubectl apply -f {manifests} failed (exit {done.returncode}): {done.stderr.strip()}")
 
 
 def _start_daemon(root: Path, name: str, module: str) -> None:
