@@ -112,6 +112,10 @@ class ObjectStore:
                 obj.setdefault("metadata", {})["resourceVersion"] = str(time.time_ns())
 
     # -- reads ---------------------------------------------------------------------------------
+    def read(self) -> dict[str, Obj]:
+        """All objects, freshly parsed (the caller owns them). No lock needed: writes replace the file whole."""
+        return self._load()
+
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         obj = self._load().get(key_of(kind, namespace, name))
         return copy.deepcopy(obj) if obj else None

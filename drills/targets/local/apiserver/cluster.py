@@ -42,7 +42,6 @@ class Cluster:
         self.objects: dict[str, Obj] = {}
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self._rv = time.time_ns() // 1000  # microseconds: above any version a previous server handed out
-        self._content: dict[str, str] = {}
         self._stamp: tuple[float, ...] = ()
         self._subscribers: set[asyncio.Queue[Event]] = set()
 
@@ -63,17 +62,15 @@ class Cluster:
             status = json.loads((self.root / "status.json").read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             status = {}
-        built = assemble.build({**self.events.snapshot(), **self.store.snapshot()}, status, self.octet)
+        built = assemble.build({**self.events.read(), **self.store.read()}, status, self.octet)
         events = []
         for key, obj in built.items():
             previous = self.objects.get(key)
             if previous is not None:
                 _carry_over(previous, obj)
-            text = json.dumps(obj, sort_keys=True)
-            if previous is not None and self._content.get(key) == text:
+            if previous is not None and _same(previous, obj):
                 built[key] = previous
                 continue
-            self._content[key] = text
             if previous is not None and previous["metadata"].get("uid") != obj["metadata"].get("uid"):
                 # the same name, a new object (a StatefulSet's replacement pod): the old one was deleted
                 events.append(self._stamp_event("DELETED", key, previous))
@@ -81,7 +78,6 @@ class Cluster:
             events.append(self._stamp_event("MODIFIED" if previous is not None else "ADDED", key, obj))
         for key in [k for k in self.objects if k not in built]:
             gone = self.objects[key]
-            self._content.pop(key, None)
             events.append(self._stamp_event("DELETED", key, gone))
         self.objects = built
         for event in events:
@@ -113,6 +109,17 @@ class Cluster:
     def list(self, kind: str, namespace: str | None) -> list[Obj]:
         return [o for o in self.objects.values()
                 if o["kind"] == kind and (namespace is None or o["metadata"].get("namespace") == namespace)]
+
+
+def _same(served: Obj, new: Obj) -> bool:
+    """Whether ``new`` (no resourceVersion yet) says what the served object says."""
+    meta = served["metadata"]
+    rv = meta.pop("resourceVersion", None)
+    try:
+        return served == new
+    finally:
+        if rv is not None:
+            meta["resourceVersion"] = rv
 
 
 def _carry_over(previous: Obj, new: Obj) -> None:

@@ -23,12 +23,11 @@ HIDDEN_KINDS = {"PodDeletion"}  # the controller's own work queue, not an API ob
 
 
 def build(store_objects: dict[str, Obj], status: dict[str, Any], octet: int) -> dict[str, Obj]:
-    """Every served object by store key (``Kind/namespace/name``)."""
+    """Every served object by store key (``Kind/namespace/name``); the store objects given are used, not copied."""
     out: dict[str, Obj] = {}
-    for key, obj in store_objects.items():
-        if obj.get("kind") in HIDDEN_KINDS:
+    for key, served in store_objects.items():
+        if served.get("kind") in HIDDEN_KINDS:
             continue
-        served = copy.deepcopy(obj)
         meta = served.setdefault("metadata", {})
         meta.pop("resourceVersion", None)
         meta.setdefault("creationTimestamp", rfc3339(time.time()))
