@@ -6,7 +6,7 @@ APT_PACKAGES := prometheus prometheus-redis-exporter prometheus-pushgateway redi
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 REPORTS ?= drill-reports
 
-.PHONY: setup system-packages demo test test-fast down clean
+.PHONY: setup system-packages demo test test-fast lint down clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -27,8 +27,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(SUDO) $(VENV)/bin/drillbook run agent-down/oom --report-dir $(REPORTS)
 
-test: setup
+test: setup lint
 	$(SUDO) $(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-fast: setup
 	$(VENV)/bin/pytest -m "not slow"

@@ -201,8 +201,10 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
         _, chosen = budgets.for_drill(spec, d.document, d.runbook.priority, profile)
     except (DrillbookError, ValueError) as exc:
         _fail(exc)
-    out.print(f"[bold]{escape(spec.id)}[/bold]: {escape(d.runbook.title)} / {escape(d.cause_title)} ({d.runbook.priority})")
-    out.print(escape(f"fault: {plugin.kind} — {plugin.summary}\n  params: {json.dumps(params.model_dump(mode='json'))}"))
+    out.print(f"[bold]{escape(spec.id)}[/bold]: {escape(d.runbook.title)} / {escape(d.cause_title)} "
+              f"({d.runbook.priority})")
+    params_json = json.dumps(params.model_dump(mode="json"))
+    out.print(escape(f"fault: {plugin.kind} — {plugin.summary}\n  params: {params_json}"))
     alerts = [e.name for e in spec.expect_alerts] if spec.expect_alerts is not None else d.runbook.expected_alerts
     out.print(escape(f"expected alerts: {alerts}"))
     out.print("budgets (from the fault's injection):")

@@ -43,7 +43,7 @@ def _fmt_value(value: object) -> str:
 
 def log(level: str, msg: str, **kv: object) -> None:
     """Write one ``ts=... level=... msg="..." k=v`` line to stdout and flush it (pods' logs are pipes)."""
-    ts = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    ts = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     parts = [f"ts={ts}", f"level={level.upper()}", f"msg={_fmt_value(msg)}"]
     parts.extend(f"{k}={_fmt_value(v)}" for k, v in kv.items())
     line = " ".join(parts) + "\n"

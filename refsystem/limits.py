@@ -46,7 +46,7 @@ class TokenBucket:
 
 def budget_key() -> str:
     """Today's spend key; UTC so every pod (and the runbook's redis-cli) agrees on the day."""
-    return f"budget:{dt.datetime.now(dt.timezone.utc):%Y-%m-%d}"
+    return f"budget:{dt.datetime.now(dt.UTC):%Y-%m-%d}"
 
 
 class Limits:

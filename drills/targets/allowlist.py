@@ -33,7 +33,7 @@ def kube_context(kubeconfig: Path | None, context: str | None, allow: Sequence[s
         first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
         kubeconfig = Path(first) if first else Path.home() / ".kube" / "config"
     try:
-        contexts, active = config.list_kube_config_contexts(str(kubeconfig))
+        contexts, active = config.list_kube_config_contexts(str(kubeconfig))  # type: ignore[no-untyped-call]
     except (ConfigException, OSError) as exc:
         raise TargetError(f"cannot read kubeconfig {kubeconfig}: {exc}") from exc
     names = [c["name"] for c in contexts]

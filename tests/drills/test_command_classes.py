@@ -17,9 +17,9 @@ from drills.runbook import (
     parse_runbook_file,
     split_commands,
 )
+from tests.conftest import SEED
 
 RO, MUT, MAN, EXT = "read-only", "mutating", "manual", "external"
-from tests.conftest import SEED
 
 # (runbook, where, line, end_line, class, placeholders, text prefix); where = "inv" | "res" | cause number
 SEED_COMMANDS: list[tuple[int, str | int, int, int, str, list[str], str]] = [

@@ -26,12 +26,12 @@ from typing import Any
 from drills.targets.local import cgroups, netpol
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.dns import service_addresses
+from drills.targets.local.events import EventRecorder
 from drills.targets.local.images import ImageStore
 from drills.targets.local.ksm import serve_metrics
 from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.podspec import ContainerConfigError, PodContext, build_container, prepare_volumes
 from drills.targets.local.runtime import Backoff, Container, utc
-from drills.targets.local.events import EventRecorder
 from drills.targets.local.store import Obj, ObjectStore, key_of, rfc3339, uid_of, write_json_atomic
 from drills.targets.local.volumes import unmount_all
 from drills.targets.local.workloads import plan_deployment, plan_statefulset, template_hash
@@ -349,7 +349,8 @@ class Controller:
         pod_dir.mkdir(parents=True, exist_ok=True)
         return PodContext(name=pod.name, namespace=pod.namespace, node=pod.node, ip=pod.ip, pod_dir=pod_dir,
                           configmaps=named("ConfigMap"), secrets=named("Secret"),
-                          claims={c["metadata"]["name"]: c for c in self.store.list("PersistentVolumeClaim", pod.namespace)},
+                          claims={c["metadata"]["name"]: c
+                                  for c in self.store.list("PersistentVolumeClaim", pod.namespace)},
                           services=self._dns(objects, pod.namespace), base_env=_base_env())
 
     # -- scheduling and addresses ------------------------------------------------------------------
@@ -376,7 +377,7 @@ class Controller:
             siblings = sum(1 for p in on_node if owner and (p.namespace, *p.owner) == owner)
             return siblings, len(on_node), node
 
-        return min(candidates, key=score)
+        return str(min(candidates, key=score))
 
     def _allocate_ip(self, namespace: str, name: str, node: str, stable: bool) -> str:
         key = f"{namespace}/{name}"
@@ -428,7 +429,7 @@ def _pod_spec(owner: Obj, pod_name: str) -> Obj:
 def _node_ready(node: Obj) -> bool:
     for cond in node.get("status", {}).get("conditions", []):
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return True
 
 

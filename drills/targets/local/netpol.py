@@ -58,7 +58,8 @@ def _admits(policy: Obj, source: Mapping[str, Any]) -> bool:
     return False
 
 
-def desired_rules(policies: Iterable[Obj], pods: Sequence[Mapping[str, Any]], cgroup_of: Mapping[str, str]) -> list[str]:
+def desired_rules(policies: Iterable[Obj], pods: Sequence[Mapping[str, Any]],
+                  cgroup_of: Mapping[str, str]) -> list[str]:
     """iptables rule specs (without ``-A CHAIN``) for the policies over the current pods."""
     rules: list[str] = []
     for policy in policies:

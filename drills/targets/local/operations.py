@@ -72,4 +72,5 @@ def set_unschedulable(store: ObjectStore, node: str, value: bool) -> bool:
 
 def request_pod_deletion(store: ObjectStore, namespace: str, name: str) -> None:
     """What ``delete pod`` and an allowed eviction ask of the API: the controller stops the pod."""
-    store.apply({"apiVersion": "drillbook/v1", "kind": "PodDeletion", "metadata": {"name": name, "namespace": namespace}})
+    store.apply({"apiVersion": "drillbook/v1", "kind": "PodDeletion",
+                 "metadata": {"name": name, "namespace": namespace}})

@@ -27,7 +27,8 @@ def pod_status(pod: Pod) -> dict[str, Any]:
         "name": pod.name, "namespace": pod.namespace, "labels": pod.labels, "annotations": pod.annotations,
         "ownerKind": pod.owner[0], "ownerName": pod.owner[1], "templateHash": pod.template_hash,
         "nodeName": pod.node, "podIP": pod.ip, "phase": phase, "ready": pod.ready,
-        "creationTimestamp": pod.created, "containerStatuses": [container], "nodeLost": bool(pod.extra.get("node_lost")),
+        "creationTimestamp": pod.created, "containerStatuses": [container],
+        "nodeLost": bool(pod.extra.get("node_lost")),
     }
 
 
@@ -72,7 +73,8 @@ def publish_status(controller: Controller, objects: dict[str, Obj]) -> dict[str,
     status = {
         "time": time.time(),
         "cgroups": controller.cgroup_flavour,
-        "networkPolicy": "enforced" if not controller.netpol_missing else f"not enforced: needs {controller.netpol_missing}",
+        "networkPolicy": "enforced" if not controller.netpol_missing
+        else f"not enforced: needs {controller.netpol_missing}",
         "nodes": [_node_status(n, pods) for n in objects.values() if n["kind"] == "Node"],
         "pods": pods,
         "workloads": workloads,

@@ -11,9 +11,9 @@ from kubernetes.utils import parse_quantity
 
 def memory_bytes(quantity: str | int) -> int:
     """``"4Gi"`` → 4294967296."""
-    return int(parse_quantity(str(quantity)))
+    return int(parse_quantity(str(quantity)))  # type: ignore[no-untyped-call]  # the client is untyped
 
 
 def cpu_millicores(quantity: str | int) -> int:
     """``"500m"`` → 500, ``"2"`` → 2000."""
-    return int(parse_quantity(str(quantity)) * 1000)
+    return int(parse_quantity(str(quantity)) * 1000)  # type: ignore[no-untyped-call]

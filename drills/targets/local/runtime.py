@@ -32,7 +32,7 @@ class Backoff:
     reset_after_s: float = 600.0
 
     def delay(self, failures: int) -> float:
-        return min(self.cap_s, self.base_s * (2 ** max(0, failures - 1)))
+        return float(min(self.cap_s, self.base_s * (2 ** max(0, failures - 1))))
 
 
 def utc(ts: float) -> str:
@@ -158,7 +158,7 @@ def run_probe(probe: Probe, ip: str) -> bool:
         if probe.kind == "http":
             url = f"http://{ip}:{probe.port}{probe.path}"
             with urllib.request.urlopen(url, timeout=probe.timeout_s) as reply:
-                return 200 <= reply.status < 400
+                return bool(200 <= reply.status < 400)
         if probe.kind == "tcp":
             with socket.create_connection((ip, probe.port), timeout=probe.timeout_s):
                 return True

@@ -143,7 +143,10 @@ def down(root: Path, timeout_s: float = 20) -> None:
             os.killpg(api, signal.SIGKILL)  # it holds no state of its own: the store is on disk
         except ProcessLookupError:
             pass
-        _reap(api)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _pid(root / "apiserver.pid") is not None:
+            _reap(api)
+            time.sleep(0.02)
     pid = controller_pid(root)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)

@@ -165,7 +165,8 @@ class ObjectStore:
     # -- file ----------------------------------------------------------------------------------
     def _load(self) -> dict[str, Obj]:
         try:
-            return json.loads(self.path.read_text())
+            objects: dict[str, Obj] = json.loads(self.path.read_text())
+            return objects
         except FileNotFoundError:
             return {}
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from drills.errors import TargetError
 from drills.targets.local import operations
@@ -96,7 +97,7 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}").status(), 500)
 
 
-def auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth(token: str) -> Middleware:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {token}":
@@ -241,14 +242,14 @@ async def watch(request: web.Request, target: Target, as_table: bool) -> web.Str
                     "resourceVersion": str(last), "annotations": {"k8s.io/initial-events-end": "true"}}})
         else:
             last = int(since)
-            for event in list(cluster.history):
-                if event.rv > last and wanted(event.obj):
-                    await send(event.type, event.obj)
+            for past in list(cluster.history):
+                if past.rv > last and wanted(past.obj):
+                    await send(past.type, past.obj)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 event: Event = await asyncio.wait_for(queue.get(), timeout=min(5.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if event.rv > last and wanted(event.obj):
                 await send(event.type, event.obj)

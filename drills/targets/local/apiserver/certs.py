@@ -63,10 +63,11 @@ def server_context(root: Path) -> ssl.SSLContext:
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key) \
         .serial_number(x509.random_serial_number()) \
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
+        .not_valid_before(now - datetime.timedelta(minutes=5)) \
+        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -17,10 +17,9 @@ from aiohttp import web
 from drills.targets.local import cgroups
 from drills.targets.local.apiserver.app import CLUSTER, Target, json_response
 from drills.targets.local.apiserver.errors import ApiError
-from drills.targets.local.store import rfc3339
 from drills.targets.local.apiserver.selectors import label_selector
 from drills.targets.local.config import SandboxConfig
-from drills.targets.local.store import Obj
+from drills.targets.local.store import Obj, rfc3339
 
 WINDOW_S = 0.5
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -50,14 +50,14 @@ def build(store_objects: dict[str, Obj], status: dict[str, Any], octet: int) -> 
             out[key] = {"apiVersion": "v1", "kind": "Namespace",
                         "metadata": {"name": ns, "creationTimestamp": created, "uid": uid_of(key, created),
                                      "labels": {"kubernetes.io/metadata.name": ns}}}
-    for key, obj in out.items():
+    for obj in out.values():
         if obj["kind"] == "Namespace":
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
     pods = [_pod(p, out) for p in status.get("pods", [])]
     for pod in pods:
         out[key_of("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])] = pod
-    for key, obj in list(out.items()):
+    for obj in list(out.values()):
         if obj["kind"] == "ReplicaSet":
             _replicaset(obj, out, pods)
         elif obj["kind"] == "Service":
@@ -220,7 +220,8 @@ def _ready(pod: Obj) -> bool:
 def _endpoints(service: Obj, pods: list[Obj]) -> Obj:
     meta = service["metadata"]
     selector = service.get("spec", {}).get("selector")
-    ready, not_ready = [], []
+    ready: list[Obj] = []
+    not_ready: list[Obj] = []
     for pod in pods:
         if not selector or pod["metadata"]["namespace"] != meta["namespace"]:
             continue
@@ -230,8 +231,8 @@ def _endpoints(service: Obj, pods: list[Obj]) -> Obj:
                    "targetRef": {"kind": "Pod", "namespace": meta["namespace"], "name": pod["metadata"]["name"],
                                  "uid": pod["metadata"]["uid"]}}
         (ready if _ready(pod) and "deletionTimestamp" not in pod["metadata"] else not_ready).append(address)
-    ports = [{"name": p.get("name", ""), "port": p.get("targetPort", p.get("port")), "protocol": p.get("protocol", "TCP")}
-             for p in service.get("spec", {}).get("ports", [])]
+    ports = [{"name": p.get("name", ""), "port": p.get("targetPort", p.get("port")),
+              "protocol": p.get("protocol", "TCP")} for p in service.get("spec", {}).get("ports", [])]
     subsets = []
     if ready or not_ready:
         subset: Obj = {"ports": ports}

@@ -23,7 +23,8 @@ class Resource:
     namespaced: bool = True
     short: tuple[str, ...] = ()
     verbs: tuple[str, ...] = tuple(ALL)
-    subresources: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)  # name: (group/version, kind, verbs)
+    # subresource name: (its group/version, its kind, its verbs)
+    subresources: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
     categories: tuple[str, ...] = ()
 
     @property

@@ -33,6 +33,10 @@ def _split(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+def _equals(key: str, value: str, negate: bool) -> Predicate:
+    return lambda labels: (labels.get(key) == value) != negate
+
+
 def label_selector(text: str | None) -> Predicate:
     """A predicate over an object's labels; 400 for text that is not a selector."""
     terms: list[Predicate] = []
@@ -40,8 +44,7 @@ def label_selector(text: str | None) -> Predicate:
         eq = _EQ.match(part)
         if eq:
             key, op, value = eq.groups()
-            terms.append((lambda k, v: lambda labels: labels.get(k) != v)(key, value) if op == "!=" else
-                         (lambda k, v: lambda labels: labels.get(k) == v)(key, value))
+            terms.append(_equals(key, value, negate=op == "!="))
             continue
         st = _SET.match(part)
         if not st:

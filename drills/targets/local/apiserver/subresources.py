@@ -59,7 +59,7 @@ def _log(target: Target, request: web.Request) -> Awaitable[web.StreamResponse] 
                                     f'"{pod["metadata"]["name"]}" not found')
             raise ApiError(400, f'container "{container["name"]}" in pod "{pod["metadata"]["name"]}" is waiting '
                                 "to start: ContainerCreating")
-        return path
+        return Path(path)
 
     return streams.logs_response(request, open_log)
 
