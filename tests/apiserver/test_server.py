@@ -167,3 +167,44 @@ def test_official_client_patch_and_watch(api: Api) -> None:
         with pytest.raises(client.ApiException) as caught:
             core.read_namespaced_config_map("nope", NS)
         assert caught.value.status == 404 and json.loads(caught.value.body)["reason"] == "NotFound"
+
+
+def test_an_eviction_the_disruption_budget_forbids_is_429_with_the_budget_named(api: Api) -> None:
+    api.store.apply({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                     "metadata": {"name": "all-agents", "namespace": NS},
+                     "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "production-agent"}}}})
+    _, pods = call(api, "GET", f"/api/v1/namespaces/{NS}/pods?labelSelector=app%3Dproduction-agent")
+    name = pods["items"][0]["metadata"]["name"]  # type: ignore[index]
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": NS}}
+    code, status = call(api, "POST", f"/api/v1/namespaces/{NS}/pods/{name}/eviction", json.dumps(eviction).encode())
+    assert (code, status["reason"]) == (429, "TooManyRequests"), status
+    assert "all-agents needs 2 healthy pods and has 2 currently" in json.dumps(status)
+    api.store.delete("PodDisruptionBudget", NS, "all-agents")
+    code, status = call(api, "POST", f"/api/v1/namespaces/{NS}/pods/{name}/eviction", json.dumps(eviction).encode())
+    assert code == 201, status
+    assert api.store.get("PodDeletion", NS, name) is not None, "the eviction did not ask for the pod's deletion"
+
+
+def test_exec_runs_in_the_pods_directory_with_its_address_and_keeps_the_exit_code(api: Api) -> None:
+    done = api.kubectl("exec", "redis-0", "-n", NS, "--", "sh", "-c", 'echo "$POD_IP $(pwd)"; exit 3')
+    assert done.returncode == 3, done.stderr
+    ip, cwd = done.stdout.split()
+    assert ip.startswith("127.45.") and cwd == str(api.root / "pods" / NS / "redis-0")
+    assert "command terminated with exit code 3" in done.stderr
+
+
+def test_events_are_served_and_describe_lists_them(api: Api) -> None:
+    from drills.targets.local.events import EventRecorder
+    from drills.targets.local.store import uid_of
+
+    _, pod = call(api, "GET", f"/api/v1/namespaces/{NS}/pods/redis-0")
+    meta = pod["metadata"]
+    EventRecorder(api.root).pod(NS, "redis-0", meta["uid"], "BackOff",  # type: ignore[index]
+                                "Back-off restarting failed container redis", warning=True, host="sandbox-worker")
+    assert meta["uid"] == uid_of(f"Pod/{NS}/redis-0", meta["creationTimestamp"])  # type: ignore[index]
+    done = api.kubectl("describe", "pod", "redis-0", "-n", NS)
+    assert "Back-off restarting failed container redis" in done.stdout.split("Events:")[1], done.stdout
+    done = api.kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp")
+    header, *rows = done.stdout.splitlines()
+    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], done.stdout
+    assert any(row.split()[1:4] == ["Warning", "BackOff", "pod/redis-0"] for row in rows), done.stdout
