@@ -56,9 +56,13 @@ def test_oom_drill_without_remediation_fails_naming_the_checks(sandbox: LocalTar
     result = run_drill(resolve(spec), RunContext(target=sandbox, journal=Journal(journal_path)))
     assert result.verdict == Verdict.FAILED
     assert "alert-fired:AgentDown" not in result.failed_checks  # the fault was real and detected
-    for name in ("remediation-steps-succeeded", "service-recovered:rollout-complete", "alert-resolved:AgentDown",
-                 "within-target"):
+    for name in ("remediation-steps-succeeded", "within-target"):
         assert name in result.failed_checks, result.failed_checks
+    # A crash loop has moments when every replica is Ready again (between a restart and the next OOM kill), so
+    # when measuring stops the service is either down (its checks failed) or up for less than the stability
+    # window ("stable" failed): which one is the crash loop's phase at that instant.
+    down = {"service-recovered:rollout-complete", "alert-resolved:AgentDown"} <= set(result.failed_checks)
+    assert down or "stable" in result.failed_checks, result.failed_checks
     assert Journal(journal_path).entries() == []
 
 
