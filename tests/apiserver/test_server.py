@@ -199,8 +199,10 @@ def test_events_are_served_and_describe_lists_them(api: Api) -> None:
 
     _, pod = call(api, "GET", f"/api/v1/namespaces/{NS}/pods/redis-0")
     meta = pod["metadata"]
-    EventRecorder(api.root).pod(NS, "redis-0", meta["uid"], "BackOff",  # type: ignore[index]
-                                "Back-off restarting failed container redis", warning=True, host="sandbox-worker")
+    recorder = EventRecorder(api.root)
+    recorder.pod(NS, "redis-0", meta["uid"], "BackOff",  # type: ignore[index]
+                 "Back-off restarting failed container redis", warning=True, host="sandbox-worker")
+    recorder.flush()
     assert meta["uid"] == uid_of(f"Pod/{NS}/redis-0", meta["creationTimestamp"])  # type: ignore[index]
     done = api.kubectl("describe", "pod", "redis-0", "-n", NS)
     assert "Back-off restarting failed container redis" in done.stdout.split("Events:")[1], done.stdout

@@ -134,6 +134,7 @@ class Controller:
                 pod.container.backoff_until = time.time() + 2
                 print(f"{utc(time.time())} pod {pod.namespace}/{pod.name}: {exc!r}", file=sys.stderr, flush=True)
         self._enforce_network_policies(objects)
+        self.events.flush()
         self.publish(objects)
 
     def _enforce_network_policies(self, objects: dict[str, Obj]) -> None:
