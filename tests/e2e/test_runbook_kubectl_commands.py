@@ -32,8 +32,16 @@ from tests.e2e.runbook_commands import kubectl_commands
 NS = "production-agents"
 COMMANDS = kubectl_commands()
 NEW_API_KEY = "sk-ant-drill-1111-rotated"
-BINDINGS = {"your-org": "drillbook", "working-tag": "1.0.0", "WORKING_TAG": "1.0.0", "NEW_KEY": "sk-ant-drill-seed",
+# WORKING_TAG: another tag the sandbox has, so that `set image` after the undo changes something
+BINDINGS = {"your-org": "drillbook", "working-tag": "1.0.0", "WORKING_TAG": "1.1.0", "NEW_KEY": "sk-ant-drill-seed",
             "NEW_API_KEY": NEW_API_KEY, "USER_ID": "user-blocked-by-e2e"}
+
+# Before a fix that restores the reference state, the fault it fixes (else it changes nothing):
+FAULTS = {
+    f"{AGENT}:132": ["set", "image", "deployment/agent-deployment", "agent=ghcr.io/drillbook/production-agent:9.9.9"],
+    f"{AGENT}:163": ["patch", "configmap", "agent-config", "--type=merge", "-p",
+                     '{"data":{"REDIS_URL":null,"API_TIMEOUT":"0"}}'],
+}
 
 
 def test_every_kubectl_command_has_a_table_entry() -> None:
@@ -70,6 +78,12 @@ class Steps:
             f"{key}: {text}\nexit {code} (want {expect.rc}); missing {failed}\n{out}")
         self.done.append(key)
         return out
+
+
+def inject_fault_before(sandbox: LocalTarget, key: str) -> bool:
+    if key in FAULTS:
+        kubectl(sandbox, *FAULTS[key], "-n", NS)
+    return key in FAULTS
 
 
 def kubectl(sandbox: LocalTarget, *args: str, timeout_s: float = 60) -> str:
@@ -177,9 +191,7 @@ def test_config_patches_restarts_and_rollout_status(steady: LocalTarget, file: s
     for key in steps.lines(file):  # each file from the original ConfigMap: the agent's repeats the seed's
         text = COMMANDS[key].text
         before = template(steady) if "rollout restart" in text else None
-        if key == f"{AGENT}:163":  # the cause-3 fix writes the reference values: break them first, as the fault does
-            kubectl(steady, "patch", "configmap", "agent-config", "-n", NS, "--type=merge", "-p",
-                    '{"data":{"REDIS_URL":null,"API_TIMEOUT":"0"}}')
+        inject_fault_before(steady, key)
         if before is not None:
             # restartedAt has whole seconds: kubectl refuses a second restart within the same second
             time.sleep(1.05 - time.time() % 1)
@@ -203,6 +215,8 @@ def test_deployment_patch_undo_set_image_scale(steady: LocalTarget, file: str) -
     history: list[dict[str, Any]] = [template(steady)]
     for key in steps.lines(file):
         text = COMMANDS[key].text
+        if inject_fault_before(steady, key):
+            history.append(template(steady))
         steps(key)
         now = template(steady)
         if "rollout undo" in text:
