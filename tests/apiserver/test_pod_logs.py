@@ -10,6 +10,9 @@ import json
 import subprocess
 import time
 
+import pytest
+from kubernetes import client, config
+
 from tests.apiserver.conftest import KUBECTL, Api
 
 
@@ -44,3 +47,17 @@ def test_follow_waits_while_the_container_runs_and_ends_when_it_stops(api: Api) 
                 follower.kill()
                 follower.communicate()
     assert (out, follower.returncode) == ("one\ntwo\n", 0), err
+
+
+def test_a_request_without_container_reads_the_pods_first_container(api: Api) -> None:
+    """The official client sends no ``container`` when none is given (kubectl always names one)."""
+    pod = _agent_pod(api)
+    log = api.root / "logs" / "production-agents" / pod / "agent.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("one\ntwo\n")
+    with config.new_client_from_config(config_file=str(api.kubeconfig)) as client_api:  # type: ignore[no-untyped-call]
+        core = client.CoreV1Api(client_api)
+        assert core.read_namespaced_pod_log(pod, "production-agents", tail_lines=1) == "two\n"
+        with pytest.raises(client.ApiException) as missing:
+            core.read_namespaced_pod_log(pod, "production-agents", container="sidecar")
+    assert missing.value.status == 400

@@ -32,7 +32,7 @@ def extensions() -> dict[str, Extension]:
 
 def _container(pod: Obj, name: str | None) -> Obj:
     statuses = pod["status"].get("containerStatuses", [])
-    if name is None:
+    if not name:  # no ``container`` (the Python client sends none): the pod's only or first container
         if not statuses:
             raise ApiError(400, f'pod {pod["metadata"]["name"]} has no containers')
         return dict(statuses[0])
