@@ -31,7 +31,8 @@ from tests.e2e.runbook_commands import kubectl_commands
 
 NS = "production-agents"
 COMMANDS = kubectl_commands()
-NEW_API_KEY = "sk-ant-drill-1111-rotated"
+NEW_API_KEY = "sk-ant-drill-0000-valid"  # the key the sandbox's Anthropic stub accepts (never a real key)
+REVOKED = base64.b64encode(b"sk-ant-drill-revoked-0000").decode()
 # WORKING_TAG: another tag the sandbox has, so that `set image` after the undo changes something
 BINDINGS = {"your-org": "drillbook", "working-tag": "1.0.0", "WORKING_TAG": "1.1.0", "NEW_KEY": "sk-ant-drill-seed",
             "NEW_API_KEY": NEW_API_KEY, "USER_ID": "user-blocked-by-e2e"}
@@ -41,6 +42,8 @@ FAULTS = {
     f"{AGENT}:132": ["set", "image", "deployment/agent-deployment", "agent=ghcr.io/drillbook/production-agent:9.9.9"],
     f"{AGENT}:163": ["patch", "configmap", "agent-config", "--type=merge", "-p",
                      '{"data":{"REDIS_URL":null,"API_TIMEOUT":"0"}}'],
+    f"{AGENT}:189": ["patch", "secret", "agent-secrets", "--type=merge", "-p",
+                     json.dumps({"data": {"anthropic-api-key": REVOKED}})],
 }
 
 
@@ -71,6 +74,10 @@ class Steps:
         assert expect.group == self.group, f"{key} belongs to group {expect.group!r}"
         text = bind(COMMANDS[key], self.bindings)
         assert text is not None, f"{key}: unbound placeholder in {COMMANDS[key].placeholders}"
+        if "rollout restart" in text:
+            # restartedAt has whole seconds: kubectl refuses a second restart within the same second (a person
+            # reading the runbook is never that quick)
+            time.sleep(1.05 - time.time() % 1)
         code, out, _ = run(text, {**self.sandbox.step_environment(), **self.shell, **(env or {})},
                            expect.timeout_s)
         failed = [p for p in expect.patterns if not re.search(p, out, re.MULTILINE)]
@@ -192,9 +199,6 @@ def test_config_patches_restarts_and_rollout_status(steady: LocalTarget, file: s
         text = COMMANDS[key].text
         before = template(steady) if "rollout restart" in text else None
         inject_fault_before(steady, key)
-        if before is not None:
-            # restartedAt has whole seconds: kubectl refuses a second restart within the same second
-            time.sleep(1.05 - time.time() % 1)
         steps(key)
         if "patch configmap" in text:
             patch = json.loads(re.search(r"--patch '(.*)'", text).group(1))  # type: ignore[union-attr]
@@ -252,6 +256,7 @@ def test_secret_create_dry_run_apply_replaces_the_key(steady: LocalTarget) -> No
     steps = Steps(steady, "secret")
     original = get(steady, "secret", "agent-secrets")["data"]
     for key in steps.lines():
+        inject_fault_before(steady, key)
         steps(key)
         if "create secret" in COMMANDS[key].text and key.startswith(SEED):
             # no -n: the seed's command writes the context's namespace, not production-agents
@@ -294,9 +299,10 @@ def test_redis_cli_changes_take_effect(sandbox: LocalTarget) -> None:
 
 # -- StatefulSet: delete redis-0, patch, scale ---------------------------------------------------------------------
 @pytest.mark.slow
-def test_statefulset_delete_patch_scale(steady: LocalTarget) -> None:
+@pytest.mark.parametrize("file", [SEED, AGENT])
+def test_statefulset_delete_patch_scale(steady: LocalTarget, file: str) -> None:
     steps = Steps(steady, "statefulset")
-    for key in steps.lines():
+    for key in steps.lines(file):
         text = COMMANDS[key].text
         uid = get(steady, "pod", "redis-0")["metadata"]["uid"] if "delete pod" in text else None
         steps(key)
