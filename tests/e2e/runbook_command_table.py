@@ -31,7 +31,7 @@ AGENT_ROW = r"^agent-deployment-[0-9a-f]+-\w+\s+1/1\s+Running\s+\d+( \(\w+ ago\)
 # reads: a steady cluster, nothing changed
 GET_PODS = Expect("reads", (r"^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$", AGENT_ROW, r"^redis-0\s+1/1\s+Running"))
 EVENTS = Expect("reads", (r"^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE|No resources found",))
-POD_NAME = Expect("reads", why="an assignment: prints nothing, the next lines use $POD")
+POD_NAME = Expect("reads", (r"\A\Z",), why="an assignment: prints nothing, the next lines use $POD")
 LOGS_FOLLOW = Expect("reads", (r'msg="chat request"',), rc=(124,), timeout_s=5,
                      why="-f follows until killed: the drill runner's timeout (exit 124) ends it")
 DESCRIBE_POD = Expect("reads", (r"^Name:\s+agent-deployment-", r"^Status:\s+Running", r"^\s+Ready\s+True"))
@@ -43,7 +43,13 @@ TOP_PODS = Expect("reads", (r"^NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)", r"^agent-
 TOP_NODES = Expect("reads", (r"^sandbox-worker\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%",))
 CM_YAML = Expect("reads", (r"^kind: ConfigMap$", r"^  REDIS_URL: redis://redis-service:6379/0$"))
 GET_SECRET = Expect("reads", (r"^agent-secrets\s+Opaque\s+1\s+\d+[smhd]$",))
-PROMQL = Expect("reads", (r"=> [-+.\deE]+ @\[|^$",), why="a query with no series prints nothing")
+PROMQL = Expect("reads", (r"=> [-+.\deE]+ @\[",))
+PROMQL_SEED = replace(PROMQL, why="the seed gives promtool no server URL: a real promtool would take the query "
+                      "for the URL and fail; the sandbox's exec supplies the pod's Prometheus (podexec)")
+PROMQL_SEED_EMPTY = replace(PROMQL_SEED, patterns=(r"\A\s*\Z",), why=PROMQL_SEED.why + "; and the errors carry "
+                            "a `type` label the requests lack, so the division matches no series (prints nothing)")
+PROMQL_NONE = Expect("reads", (r"\A(\s*|.*=> [-+.\deE]+ @\[.*)\Z",),
+                     why="`> 0` keeps only error types that occur: none in steady traffic prints nothing")
 LOGS_ERRORS = Expect("reads", (r"\A\s*\Z",), rc=(1,), why="no ERROR lines in steady traffic: grep exits 1, "
                      "which under `bash -euo pipefail` fails the step")
 LOGS_DURATION = Expect("reads", (r"duration=\d",))
@@ -124,7 +130,7 @@ TABLE: dict[str, Expect] = {
     f"{SEED}:121": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
     f"{SEED}:135": SECRET_APPLY,  # kubectl create secret generic agent-secrets --from-literal=anthropic-a
     f"{SEED}:140": RESTART_SECRET,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{SEED}:182": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'rat
+    f"{SEED}:182": PROMQL_SEED_EMPTY,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'rat
     f"{SEED}:187": LOGS_ERRORS,  # kubectl logs -n production-agents -l app=production-agent --since=10m 
     f"{SEED}:197": PONG,  # kubectl exec -it redis-0 -n production-agents -- redis-cli ping
     f"{SEED}:201": HISTORY,  # kubectl rollout history deployment/agent-deployment -n production-agen
@@ -134,9 +140,9 @@ TABLE: dict[str, Expect] = {
     f"{SEED}:240": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents
     f"{SEED}:245": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
     f"{SEED}:257": UNDO,  # kubectl rollout undo deployment/agent-deployment -n production-agents
-    f"{SEED}:275": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'age
+    f"{SEED}:275": PROMQL_SEED,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'age
     f"{SEED}:280": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{SEED}:307": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'his
+    f"{SEED}:307": PROMQL_SEED,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'his
     f"{SEED}:317": TOP_PODS,  # kubectl top pods -n production-agents
     f"{SEED}:318": TOP_NODES,  # kubectl top nodes
     f"{SEED}:321": LOGS_DURATION,  # kubectl logs -n production-agents -l app=production-agent --since=10m 
@@ -148,8 +154,8 @@ TABLE: dict[str, Expect] = {
     f"{SEED}:381": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET 
     f"{SEED}:394": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
     f"{SEED}:397": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{SEED}:419": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'rat
-    f"{SEED}:424": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'rat
+    f"{SEED}:419": PROMQL_SEED,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'rat
+    f"{SEED}:424": PROMQL_SEED,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant 'rat
     f"{SEED}:429": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --since=1h |
     f"{SEED}:454": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
     f"{SEED}:458": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
@@ -202,7 +208,7 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:194": RESTART_SECRET,  # kubectl rollout restart deployment/agent-deployment -n production-agen
     f"{AGENT}:196": STATUS_SECRET,  # kubectl rollout status deployment/agent-deployment -n production-agent
     f"{AGENT}:246": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:249": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:249": PROMQL_NONE,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
     f"{AGENT}:254": LOGS_ERRORS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
     f"{AGENT}:264": PONG,  # kubectl exec -it redis-0 -n production-agents -- redis-cli ping
     f"{AGENT}:268": HISTORY,  # kubectl rollout history deployment/agent-deployment -n production-agen
