@@ -46,6 +46,7 @@ FAULTS = {
                      '{"data":{"REDIS_URL":null,"API_TIMEOUT":"0"}}'],
     f"{AGENT}:189": ["patch", "secret", "agent-secrets", "--type=merge", "-p",
                      json.dumps({"data": {"anthropic-api-key": REVOKED}})],
+    f"{AGENT}:325": ["scale", "statefulset", "redis", "--replicas=0"],  # "ECONNREFUSED: nothing listens"
 }
 
 
@@ -301,9 +302,13 @@ def test_statefulset_delete_patch_scale(steady: LocalTarget, file: str) -> None:
     for key in steps.lines(file):
         text = COMMANDS[key].text
         uid = get(steady, "pod", "redis-0")["metadata"]["uid"] if "delete pod" in text else None
+        if inject_fault_before(steady, key):
+            until(lambda: "redis-0" not in kubectl(steady, "get", "pods", "-n", NS, "-o", "name"), 60, "Redis gone")
         steps(key)
         if uid is not None:
             until(partial(_redis_ready_with_new_uid, steady, uid), 90, "redis-0 recreated and ready")
+        elif "scale statefulset" in text:
+            assert get(steady, "statefulset", "redis")["spec"]["replicas"] == 1
         elif "patch statefulset" in text:
             sts = get(steady, "statefulset", "redis")
             assert sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "4Gi"
@@ -428,6 +433,10 @@ def test_python_client_watch_patch_evict_exec_logs(steady: LocalTarget) -> None:
         finally:
             _shut(ws)
 
-        name = agent_pods(steady)[0]["metadata"]["name"]
-        log = core.read_namespaced_pod_log(name, NS, tail_lines=3)
-        assert len(log.splitlines()) == 3 and 'msg="chat request"' in log
+        name = agent_pods(steady)[0]["metadata"]["name"]  # new: wait for it to serve a few requests
+        log = until(lambda: _lines(core.read_namespaced_pod_log(name, NS, tail_lines=3), 3), 30, "3 log lines")
+        assert 'msg="chat request"' in log and log.endswith("\n")
+
+
+def _lines(text: str, count: int) -> str | None:
+    return text if len(text.splitlines()) == count else None
