@@ -32,7 +32,7 @@ def extensions() -> dict[str, Extension]:
 
 def _container(pod: Obj, name: str | None) -> Obj:
     statuses = pod["status"].get("containerStatuses", [])
-    if name is None:
+    if not name:  # no ``container`` (the Python client sends none): the pod's only or first container
         if not statuses:
             raise ApiError(400, f'pod {pod["metadata"]["name"]} has no containers')
         return dict(statuses[0])
@@ -49,7 +49,7 @@ def _log(target: Target, request: web.Request) -> Awaitable[web.StreamResponse] 
     cluster = request.app[CLUSTER]
     pod = get_one(cluster, target)
 
-    def open_log(req: streams.LogRequest) -> Path:
+    def open_log(req: streams.LogRequest) -> streams.LogSource:
         container = _container(pod, req.container)
         folder = cluster.root / "logs" / pod["metadata"]["namespace"] / pod["metadata"]["name"]
         path = folder / f"{container['name']}{'.previous' if req.previous else ''}.log"
@@ -59,9 +59,19 @@ def _log(target: Target, request: web.Request) -> Awaitable[web.StreamResponse] 
                                     f'"{pod["metadata"]["name"]}" not found')
             raise ApiError(400, f'container "{container["name"]}" in pod "{pod["metadata"]["name"]}" is waiting '
                                 "to start: ContainerCreating")
-        return Path(path)
+        if req.previous:
+            return streams.LogSource(path)
+        return streams.LogSource(path, running=lambda: _running(cluster, target, container["name"]))
 
     return streams.logs_response(request, open_log)
+
+
+def _running(cluster: Cluster, target: Target, name: str) -> bool:
+    """Whether ``logs -f`` should keep waiting for more: the container still runs (as the kubelet re-checks);
+    a restart is seen by the log file being replaced."""
+    pod = cluster.objects.get(target.key)
+    statuses = pod["status"].get("containerStatuses", []) if pod else []
+    return any(s["name"] == name and "running" in s.get("state", {}) for s in statuses)
 
 
 # -- exec -------------------------------------------------------------------------------------------------
