@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from drills.errors import TargetError
-from drills.targets.local.merge import merge_patch, strategic_merge
+from drills.targets.local.apiserver.patches import MERGE_PATCH, STRATEGIC_MERGE_PATCH, apply_patch
+from drills.targets.local.apiserver.resources import BY_KIND
 
 Obj = dict[str, Any]
 
@@ -139,6 +140,7 @@ class ObjectStore:
         """Create or replace an object (``kubectl apply``); a changed spec bumps ``generation``."""
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
+        _set_api_version(obj)
         if obj["kind"] not in CLUSTER_SCOPED:
             meta.setdefault("namespace", "default")
         with self.transaction() as objects:
@@ -153,7 +155,8 @@ class ObjectStore:
             if key not in objects:
                 raise TargetError(f'{plural(kind)} "{name}" not found in namespace "{namespace or "default"}"')
             old = objects[key]
-            new = strategic_merge(old, patch) if how == "strategic" else merge_patch(old, patch)
+            _set_api_version(old)  # the patch's merge keys come from the kind's schema, found by apiVersion
+            new = apply_patch(old, patch, STRATEGIC_MERGE_PATCH if how == "strategic" else MERGE_PATCH)
             _bump(old, new)
             objects[key] = new
             return copy.deepcopy(new)
@@ -172,6 +175,13 @@ class ObjectStore:
 
     def _write(self, objects: dict[str, Obj]) -> None:
         write_json_atomic(self.path, objects)
+
+
+def _set_api_version(obj: Obj) -> None:
+    """Every stored object names its apiVersion, as on a real API server (callers may leave it out)."""
+    resource = BY_KIND.get(obj.get("kind", ""))
+    if resource is not None:
+        obj.setdefault("apiVersion", resource.api_version)
 
 
 def _bump(old: Obj | None, new: Obj) -> None:
