@@ -57,11 +57,17 @@ def _pid(path: Path) -> int | None:
         pid = int(path.read_text())
     except (FileNotFoundError, ValueError):
         return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    _reap(pid)  # a daemon this process started and that died is a zombie until reaped here
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return state != "Z"  # a zombie (its parent has not reaped it yet) is dead
 
 
 def supervisor_pid(root: Path) -> int | None:
@@ -136,9 +142,14 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
     api = _pid(root / "apiserver.pid")
     if api is not None:  # outlived its control plane; a new one is started beside the new controller
         _kill_group(api)
-        _reap(api)
+    crashed = (root / "objects.json").exists()  # its control plane died (``down`` removes the file)
     _stop_leftovers_or_fail(root)
     config = SandboxConfig(name=name, octet=octet, profile=PROFILES[profile])
+    if crashed:  # restart it as it was: a caller that only knows the directory must not move its addresses
+        try:
+            config = SandboxConfig.load(root)
+        except FileNotFoundError:
+            pass
     if _address_in_use(config.controller_address, 8081):
         raise TargetError(f"another sandbox already runs on 127.{octet}.0.0/16; stop it with `drillbook down "
                           f"--sandbox DIR` or pick another address range")
@@ -163,7 +174,6 @@ def stop_if_dead(root: Path) -> str | None:
     api = _pid(root / "apiserver.pid")
     if api is not None:
         _kill_group(api)
-        _reap(api)
     killed, remaining = stop_leftovers(root)
     left = f"; still running after SIGKILL: {remaining}" if remaining else ""
     return (f"the control plane of the sandbox at {root} is dead; stopped {killed} process(es) it left "
@@ -200,7 +210,6 @@ def down(root: Path, timeout_s: float = 20) -> None:
     api = _pid(root / "apiserver.pid")
     if api is not None:
         _kill_group(api)  # it holds no state of its own: the store is on disk
-        _reap(api)
     for pid in (supervisor_pid(root), controller_pid(root)):  # the controller alone: an older sandbox
         if pid is None:
             continue
@@ -213,7 +222,6 @@ def down(root: Path, timeout_s: float = 20) -> None:
             time.sleep(0.1)
         if _pid_alive(pid):
             _kill_group(pid)
-            _reap(pid)
     _killed, remaining = stop_leftovers(root)
     try:
         config = SandboxConfig.load(root)
@@ -228,19 +236,18 @@ def down(root: Path, timeout_s: float = 20) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return pid not in _DAEMONS or _DAEMONS[pid].poll() is None
+    return _alive(pid)
 
 
-def _kill_group(pid: int) -> None:
+def _kill_group(pid: int, timeout_s: float = 5) -> None:
+    """SIGKILL a daemon's process group and wait until it is gone (reaped, if we started it)."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    deadline = time.monotonic() + timeout_s
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def read_status(root: Path) -> dict[str, Any]:
