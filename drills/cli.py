@@ -171,13 +171,14 @@ def run(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     tgt = _local(sandbox, profile)
     journal = Journal()
-    for line in cleanup_journal(journal):
-        console.print(f"[yellow]cleanup:[/yellow] {line}")
     results: list[DrillResult] = []
     ctx = RunContext(target=tgt, journal=journal,
                      events=lambda phase, msg: console.print(f"  [dim]{phase:9s}[/dim] {msg}"))
     try:
         for d in drills:
+            # before every drill, not only the first: a drill that lost its target left its fault here
+            for line in cleanup_journal(journal):
+                console.print(f"[yellow]cleanup:[/yellow] {line}")
             console.print(f"[bold]▶ {d.spec.id}[/bold]  {d.runbook.title} / {d.cause_title}")
             result = run_drill(d, ctx)
             results.append(result)
