@@ -3,6 +3,8 @@ and tell the truth about the target afterwards: an empty journal does not mean a
 
 from __future__ import annotations
 
+import time
+
 from drills import registry
 from drills.errors import DrillbookError
 from drills.journal import Journal
@@ -32,13 +34,18 @@ def cleanup_journal(journal: Journal, steady_timeout_s: float = 180) -> list[str
     return done
 
 
-def not_steady(target: Target, steady_timeout_s: float = 60) -> str | None:
-    """What is wrong with the target (lost, or not rolled out and ready within the timeout), or None."""
-    lost = target.liveness()
+def not_steady(target: Target, steady_timeout_s: float = 60, poll_s: float = 0.5) -> str | None:
+    """What is wrong with the target (lost, or not rolled out and ready within the timeout), or None.
+
+    A control plane that is being restarted (the sandbox's supervisor backs off between restarts) gets the
+    same timeout to answer again before it is called lost."""
+    deadline = time.monotonic() + steady_timeout_s
+    while (lost := target.liveness()) is not None and time.monotonic() < deadline:
+        time.sleep(poll_s)
     if lost is not None:
         return f"target {target.name} is not running: {lost}"
     try:
-        target.wait_steady(steady_timeout_s)
+        target.wait_steady(max(1.0, deadline - time.monotonic()))
     except DrillbookError as exc:
         return f"target {target.name} is not steady: {exc}"
     return None

@@ -2,8 +2,9 @@
 never outlive it: ``kill -9`` of the sandbox's controller in a drill phase, then ``drillbook cleanup``, leaves a
 steady cluster run by the new controller alone, and ``drillbook down`` after such a kill leaves nothing.
 
-Three phases are exercised (the fault just confirmed, detection, remediation), not all six: each costs a
-drill and a control-plane restart (about a minute), and the runner's watchdog is the same in every phase.
+Three phases are exercised for the controller (the fault just confirmed, detection, remediation), not all
+six: each costs a drill and a control-plane restart (30-50 s), and the runner's watchdog is the same in every
+phase; the API server is killed once, in detection.
 """
 
 from __future__ import annotations
@@ -51,10 +52,17 @@ def cgroup_dirs(name: str) -> list[Path]:
     return [root / name for root in roots if (root / name).is_dir()]
 
 
-def kill_controller(target: LocalTarget) -> float:
-    pid = local_sandbox.controller_pid(target.root)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
+def running(target: LocalTarget, daemon: str) -> int:
+    """The daemon's pid, once it runs: a controller killed by the previous test may be in restart backoff."""
+    deadline = time.monotonic() + 60
+    while (pid := local_sandbox._pid(target.root / f"{daemon}.pid")) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid is not None, f"no {daemon} running"
+    return pid
+
+
+def kill_controller(target: LocalTarget, daemon: str = "controller") -> float:
+    os.kill(running(target, daemon), signal.SIGKILL)
     return time.time()
 
 
@@ -64,14 +72,16 @@ def cleanup(target: LocalTarget, journal_path: Path) -> subprocess.CompletedProc
                           capture_output=True, text=True, timeout=300, check=False)
 
 
-@pytest.mark.parametrize("phase", ["injected", "detecting", "remediating"])
-def test_controller_sigkill_stops_the_drill_and_cleanup_restores(sandbox: LocalTarget, tmp_path: Path,
-                                                                 journal_path: Path, phase: str) -> None:
+@pytest.mark.parametrize(("phase", "daemon"), [("injected", "controller"), ("detecting", "controller"),
+                                               ("remediating", "controller"), ("detecting", "apiserver")])
+def test_control_plane_sigkill_stops_the_drill_and_cleanup_restores(sandbox: LocalTarget, tmp_path: Path,
+                                                                    journal_path: Path, phase: str,
+                                                                    daemon: str) -> None:
     before = desired(sandbox.snapshot())
     proc = start(sandbox, tmp_path, journal_path)
     try:
         wait_for_phase(journal_path, phase, proc)
-        killed_at = kill_controller(sandbox)
+        killed_at = kill_controller(sandbox, daemon)
         out, _ = proc.communicate(timeout=60)  # the drill ends within a minute, not after its budgets
     finally:
         proc.kill()
@@ -81,7 +91,7 @@ def test_controller_sigkill_stops_the_drill_and_cleanup_restores(sandbox: LocalT
     assert result["verdict"] == "error" and "target-reachable" in result["failed_checks"], out.decode()
     assert result["reason"].startswith("target lost at +"), result["reason"]
     noticed = next(c for c in result["checks"] if c["name"] == "target-reachable")["at"]
-    print(f"phase {phase}: lost target noticed {noticed - killed_at:.1f}s after the kill; drill ended "
+    print(f"{daemon} killed in {phase}: lost target noticed {noticed - killed_at:.1f}s after the kill; drill ended "
           f"{ended_s:.1f}s after it")
     assert noticed - killed_at < 10
     late = [s for s in result["steps"] if s.get("started_at") and s["started_at"] > noticed]
@@ -106,9 +116,9 @@ def test_next_drill_passes_after_a_lost_target(sandbox: LocalTarget, tmp_path: P
 
 
 def test_cleanup_with_an_empty_journal_says_what_is_wrong(sandbox: LocalTarget, journal_path: Path) -> None:
-    for pid in (local_sandbox.supervisor_pid(sandbox.root), local_sandbox.controller_pid(sandbox.root)):
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)  # nothing restarts the control plane now
+    controller = running(sandbox, "controller")  # not in the restart backoff the previous test caused
+    os.kill(running(sandbox, "supervisor"), signal.SIGKILL)  # nothing restarts the control plane now
+    os.kill(controller, signal.SIGKILL)
     time.sleep(0.5)
     name = sandbox.config.cgroup_name
     assert cgroups.tree_pids(cgroups.cgroup_support() or "v1", name), "the pods should outlive the kill"
@@ -127,15 +137,16 @@ def test_cleanup_with_an_empty_journal_says_what_is_wrong(sandbox: LocalTarget, 
 @pytest.mark.parametrize("also_supervisor", [False, True], ids=["controller", "controller+supervisor"])
 def test_down_after_control_plane_sigkill_leaves_nothing(sandbox: LocalTarget, also_supervisor: bool) -> None:
     name, root = sandbox.config.cgroup_name, sandbox.root
-    daemons = [local_sandbox.supervisor_pid(root), local_sandbox.controller_pid(root),
-               local_sandbox._pid(root / "apiserver.pid")]
     try:
+        kill_controller(sandbox)  # first: it waits for a controller in restart backoff
+        supervisor, api = local_sandbox.supervisor_pid(root), local_sandbox._pid(root / "apiserver.pid")
+        assert supervisor is not None and api is not None
+        daemons = [supervisor, api]
         if also_supervisor:
-            os.kill(daemons[0] or 0, signal.SIGKILL)
-        kill_controller(sandbox)
+            os.kill(supervisor, signal.SIGKILL)
         sandbox.down()
         assert cgroup_dirs(name) == []
-        left = [pid for pid in daemons if pid is not None and Path(f"/proc/{pid}").exists()
+        left = [pid for pid in daemons if Path(f"/proc/{pid}").exists()
                 and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]]
         assert left == [], "a daemon of the sandbox survived down"
     finally:
