@@ -271,13 +271,14 @@ def run(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     tgt = _local(sandbox, profile)
     journal = Journal()
-    for line in cleanup_journal(journal):
-        console.print(f"[yellow]cleanup:[/yellow] {escape(line)}")
     results: list[DrillResult] = []
     ctx = RunContext(target=tgt, journal=journal,
                      events=lambda phase, msg: console.print(f"  [dim]{phase:9s}[/dim] {escape(msg)}"))
     try:
         for d in drills:
+            # before every drill, not only the first: a drill that lost its target left its fault here
+            for line in cleanup_journal(journal):
+                console.print(f"[yellow]cleanup:[/yellow] {escape(line)}")
             console.print(f"[bold]▶ {escape(d.spec.id)}[/bold]  {escape(d.runbook.title)} / {escape(d.cause_title)}")
             result = run_drill(d, ctx)
             results.append(result)
@@ -370,16 +371,33 @@ def status(sandbox: SandboxOpt = None) -> None:
 
 
 @app.command()
-def cleanup() -> None:
-    """Revert every fault the journal still holds (after a crash) and check steady state."""
-    from drills.cleanup import cleanup_journal
+def cleanup(sandbox: SandboxOpt = None) -> None:
+    """Revert every fault the journal still holds (after a crash), then check the sandbox: stop what a dead
+    control plane left running, and exit 1, saying what is wrong, unless it is steady."""
+    from drills.cleanup import cleanup_journal, not_steady
     from drills.journal import Journal
+    from drills.targets.local import sandbox as local_sandbox
 
     lines = cleanup_journal(Journal())
     for line in lines:
         console.print(escape(line))
     if not lines:
         console.print("journal empty: nothing to revert")
+    problems = [line for line in lines if line.startswith("could not")]
+    tgt = _local(sandbox)
+    dead = local_sandbox.stop_if_dead(tgt.root)
+    if dead is not None:
+        problems.append(dead)
+    elif local_sandbox.is_up(tgt.root):
+        wrong = not_steady(tgt)
+        if wrong is not None:
+            problems.append(wrong)
+        else:
+            console.print(f"sandbox at {tgt.root} is steady")
+    for problem in problems:
+        console.print(f"[red]not steady:[/red] {escape(problem)}")
+    if problems:
+        raise typer.Exit(1)
 
 
 def main() -> None:

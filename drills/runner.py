@@ -3,7 +3,10 @@
 The flow is owned here once for every fault (faults only know how to inject, confirm and revert). The
 fault's undo is journaled before injection and the revert runs in ``finally`` with SIGINT/SIGTERM deferred,
 so a fault is put back on success, on failure, on Ctrl-C, on SIGTERM and when an abort condition trips; after
-``kill -9`` the journal still has it, with the phase the drill was in. Every phase is timed against its
+``kill -9`` the journal still has it, with the phase the drill was in. While the fault is in, the abort guard
+also watches the target's liveness: a lost target (control plane or API server gone, or restarted) stops the
+drill within seconds with verdict ``error``, runs nothing more against it, and leaves the journal entry for
+``drillbook cleanup`` to revert once the target is back. Every phase is timed against its
 budget (``drills.budgets``); secrets are scrubbed from the result before anyone sees it.
 """
 
@@ -90,13 +93,18 @@ def _run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
         result.detection_floor_s = scrape + evaluation + max((for_s.get(a, 0.0) for a in expected), default=0.0)
         if not _steady(target, drill, limits, result, ctx):
             return _finish(result, secrets)
-        guard = AbortGuard(target.prometheus_url(), spec.abort)
+        guard = AbortGuard(target.prometheus_url(), spec.abort, liveness=target.liveness)
         plan = _Plan(limits, chosen, expected, lasting, guard, secrets)
         _inject_and_verify(drill, ctx, plugin, params, plan, result)
     except PrerequisiteError as exc:
         result.verdict, result.reason = Verdict.SKIPPED, str(exc)
         return _finish(result, secrets, keep_verdict=True)
     except KeyboardInterrupt as exc:
+        if guard is not None and guard.lost:
+            result.reason = f"{guard.lost}; no runbook step ran against it after that, and the fault stays in " \
+                            "the journal for `drillbook cleanup`"
+            result.check("target-reachable", False, guard.lost, guard.lost_at)
+            return _finish(result, secrets)
         if guard is not None and guard.tripped:
             result.reason = "stopped by the drill's abort condition; the fault was reverted"
             result.check("abort-condition", False, guard.tripped, guard.tripped_at)
@@ -111,6 +119,8 @@ def _run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
         ctx.events("error", traceback.format_exc())
         result.reason = f"unexpected {type(exc).__name__}: {exc}"
         result.check("drill-completed", False, result.reason)
+    if guard is not None and guard.lost:  # lost just as the drill ended: the revert was not attempted
+        result.check("target-reachable", False, guard.lost, guard.lost_at)
     if guard is not None and guard.tripped:  # tripped, but its signal came too late to stop anything
         result.check("abort-condition", False, guard.tripped, guard.tripped_at)
     elif spec.abort and guard is not None:
@@ -194,6 +204,11 @@ def _revert(drill: ResolvedDrill, ctx: RunContext, plugin: registry.FaultPlugin,
     """Put the fault back, restore the target's pre-drill state, collect alert timings and charts."""
     spec, target = drill.spec, ctx.target
     assert result.fault is not None
+    if plan.guard.lost:  # nothing can be reverted on a lost target: the journal keeps the entry for cleanup
+        ctx.events("revert", f"{plan.guard.lost}: {plugin.kind} left in the journal for `drillbook cleanup`")
+        result.fault.revert_error = f"not reverted: {plan.guard.lost}"
+        watcher.stop()
+        return
     ctx.events("revert", f"reverting {plugin.kind}")
     try:
         ctx.journal.set_phase(spec.id, "reverting")
@@ -322,7 +337,7 @@ def _finish(result: DrillResult, secrets: set[str], keep_verdict: bool = False) 
         result.wall_s = round(result.finished_at - result.started_at, 3)
     if not keep_verdict:
         drill_problem = {"fault-took-effect", "steady-state", "drill-completed", "fault-reverted",
-                         "steady-after-revert", "abort-condition", "not-interrupted"}
+                         "target-reachable", "steady-after-revert", "abort-condition", "not-interrupted"}
         if not result.failed_checks:
             result.verdict = Verdict.PASSED
         elif drill_problem & set(result.failed_checks):

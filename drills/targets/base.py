@@ -67,6 +67,11 @@ class Target(Protocol):
     def ensure_up(self) -> None:
         """Make the system under test available (sandbox: start it; cluster: check the context is allowed)."""
 
+    def liveness(self, since: float | None = None) -> str | None:
+        """Why the target is lost (control plane or API server not answering, or restarted after ``since``, a
+        unix time: what the drill observed before is gone), or None while it answers. Quick (a second at
+        most): the runner's watchdog polls it every second while a fault is in."""
+
     def wait_steady(self, timeout_s: float) -> None:
         """Wait until every workload is rolled out and ready (``kubectl rollout status`` on all of them)."""
 

@@ -29,7 +29,9 @@ def require_root_cgroups() -> None:
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTarget]:
     require_root_cgroups()
     root = tmp_path_factory.mktemp("sandbox")
-    target = LocalTarget(root, octet=OCTET, sandbox_name="pytest")
+    # the name is the cgroup tree (drillbook/NAME) that `down` empties: one per address range, so two suites
+    # running side by side never stop each other's pods
+    target = LocalTarget(root, octet=OCTET, sandbox_name="pytest" if OCTET == 43 else f"pytest-{OCTET}")
     try:
         target.ensure_up()
         target.wait_steady(180)

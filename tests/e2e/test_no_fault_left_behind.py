@@ -53,8 +53,8 @@ def test_sigkill_in_each_phase_then_cleanup_restores_steady_state(sandbox: Local
     # says which, and cleanup must name that phase.
     (hit,) = [e.phase for e in Journal(journal_path).entries()] or ["(reverted)"]
     env = {**os.environ, "DRILLBOOK_JOURNAL": str(journal_path)}
-    done = subprocess.run([sys.executable, "-m", "drills.cli", "cleanup"], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "drills.cli", "cleanup", "--sandbox", str(sandbox.root)], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     if phase != "reverting":  # killed mid-revert, the entry may or may not have been removed yet
         assert PHASES.index(hit) >= PHASES.index(phase), f"killed in {hit!r} before {phase!r}?"

@@ -49,6 +49,9 @@ class LocalTarget:
     def down(self) -> None:
         sandbox.down(self.root)
 
+    def liveness(self, since: float | None = None) -> str | None:
+        return sandbox.liveness(self.root, since)
+
     def wait_steady(self, timeout_s: float = 90) -> None:
         sandbox.wait_ready(self.root, timeout_s)
 

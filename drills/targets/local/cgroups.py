@@ -9,6 +9,8 @@ any other SIGKILL, exactly as the kubelet does.
 from __future__ import annotations
 
 import os
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,12 +127,52 @@ class ContainerCgroup:
                 pass
 
 
-def remove_tree(flavour: str, name: str) -> None:
-    """Remove a sandbox's whole cgroup subtree (leaves first); used by ``drillbook down`` and cleanup."""
+def _roots(flavour: str) -> list[Path]:
     roots = [V1_MEMORY, V1_CPU] if flavour == "v1" else [V2_ROOT]
     if flavour == "v1" and net_root() == V2_HYBRID:
         roots.append(V2_HYBRID)
-    for root in roots:
+    return roots
+
+
+def tree_pids(flavour: str, name: str) -> dict[int, str]:
+    """Every process in a sandbox's cgroup subtree, with the cgroup (below the root) it is in.
+
+    The cgroup is the truth about which processes belong to the embedded cluster: a pod's process and all
+    its descendants stay in the pod's cgroup whatever happens to the controller that started them.
+    """
+    found: dict[int, str] = {}
+    for root in _roots(flavour):
+        for directory, _subdirs, _files in os.walk(root / name):
+            try:
+                text = (Path(directory) / "cgroup.procs").read_text()
+            except OSError:  # removed while walking
+                continue
+            for pid in text.split():
+                found.setdefault(int(pid), str(Path(directory).relative_to(root)))
+    return found
+
+
+def kill_tree(flavour: str, name: str, timeout_s: float = 10.0) -> tuple[int, dict[int, str]]:
+    """SIGKILL every process in a sandbox's cgroup subtree until it stays empty (a process may fork between
+    the read and the kill). Returns how many were killed and what is still there after ``timeout_s``."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pids = tree_pids(flavour, name)
+        if not pids or time.monotonic() > deadline:
+            return len(killed), pids
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def remove_tree(flavour: str, name: str) -> None:
+    """Remove a sandbox's whole cgroup subtree (leaves first); used by ``drillbook down`` and cleanup."""
+    for root in _roots(flavour):
         top = root / name
         if not top.exists():
             continue

@@ -1,8 +1,11 @@
 """Bring the local sandbox up and down, and wait until it is steady.
 
 ``up`` writes the desired state (nodes, the reference system's manifests, monitoring and drill helpers) into
-the object store and starts the controller daemon; ``down`` stops the daemon, which stops every pod and
-removes the sandbox's cgroups. Both are idempotent.
+the object store and starts the control plane (the supervisor, which runs the controller) and the API server;
+``down`` stops them, which stops every pod and removes the sandbox's cgroups. Both are idempotent. The
+sandbox's cgroup tree is the truth about which processes belong to it: whatever the control plane's state,
+``up`` and ``down`` stop every process left in the tree (:func:`stop_leftovers`), so a pod that outlived a
+dead controller never holds an address a new pod needs.
 """
 
 from __future__ import annotations
@@ -54,15 +57,76 @@ def _pid(path: Path) -> int | None:
         pid = int(path.read_text())
     except (FileNotFoundError, ValueError):
         return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    _reap(pid)  # a daemon this process started and that died is a zombie until reaped here
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return state != "Z"  # a zombie (its parent has not reaped it yet) is dead
+
+
+def supervisor_pid(root: Path) -> int | None:
+    return _pid(root / "supervisor.pid")
 
 
 def is_up(root: Path) -> bool:
-    return controller_pid(root) is not None
+    """The control plane runs (the supervisor, between two controllers, counts)."""
+    return supervisor_pid(root) is not None or controller_pid(root) is not None
+
+
+STALE_STATUS_S = 15.0  # the controller publishes every 0.25 s; this long without a word, it is hung
+
+
+def liveness(root: Path, since: float | None = None) -> str | None:
+    """Why the sandbox's control plane or API server is lost, or None (see ``Target.liveness``).
+
+    A restart counts as a loss: the new controller replaced every pod, so what a drill saw before is gone.
+    The API server is probed with a TCP connect (a killed server refuses at once; no token, no TLS needed).
+    """
+    pid = controller_pid(root)
+    if pid is None:
+        return "the control plane (controller) is not running"
+    if since is not None:
+        try:
+            started = (root / "controller.pid").stat().st_mtime
+        except FileNotFoundError:
+            return "the control plane (controller) is not running"
+        if started > since:
+            return f"the control plane restarted {time.time() - started:.0f}s ago; every pod was replaced"
+    try:
+        config = SandboxConfig.load(root)
+    except FileNotFoundError:
+        return f"no sandbox at {root}"
+    if not _address_in_use(config.controller_address, kubeconfig.PORT):
+        return f"the API server does not answer on {config.controller_address}:{kubeconfig.PORT}"
+    silent = time.time() - float(read_status(root).get("time", 0))
+    if silent > STALE_STATUS_S:
+        return f"the controller (pid {pid}) has not reported for {silent:.0f}s"
+    return None
+
+
+def stop_leftovers(root: Path) -> tuple[int, dict[int, str]]:
+    """Stop every process in the sandbox's cgroup tree and remove the tree; only call it when no controller
+    runs (the processes are then pods nobody manages). Returns how many were killed and what survived."""
+    try:
+        config = SandboxConfig.load(root)
+    except FileNotFoundError:
+        return 0, {}
+    killed, remaining = 0, dict[int, str]()
+    flavour = cgroups.cgroup_support()
+    if flavour:
+        killed, remaining = cgroups.kill_tree(flavour, config.cgroup_name)
+    else:  # without cgroups (not root), the last status.json is all there is
+        _kill_leftover_pods(root)
+    unmount_all(root)
+    if flavour:
+        cgroups.remove_tree(flavour, config.cgroup_name)
+    return killed, remaining
 
 
 def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillbook") -> SandboxConfig:
@@ -75,7 +139,17 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
             _start_daemon(root, "apiserver", "drills.targets.local.apiserver")
             _wait_listening(config.controller_address, kubeconfig.PORT, root / "apiserver.log")
         return config
+    api = _pid(root / "apiserver.pid")
+    if api is not None:  # outlived its control plane; a new one is started beside the new controller
+        _kill_group(api)
+    crashed = (root / "objects.json").exists()  # its control plane died (``down`` removes the file)
+    _stop_leftovers_or_fail(root)
     config = SandboxConfig(name=name, octet=octet, profile=PROFILES[profile])
+    if crashed:  # restart it as it was: a caller that only knows the directory must not move its addresses
+        try:
+            config = SandboxConfig.load(root)
+        except FileNotFoundError:
+            pass
     if _address_in_use(config.controller_address, 8081):
         raise TargetError(f"another sandbox already runs on 127.{octet}.0.0/16; stop it with `drillbook down "
                           f"--sandbox DIR` or pick another address range")
@@ -95,7 +169,7 @@ def up(root: Path, profile: str = "fast", octet: int = 42, name: str = "drillboo
         down(root)  # no half-made sandbox: the API server would hold the address
         raise
     (root / "baseline.json").write_text(json.dumps(store.snapshot()))
-    _start_daemon(root, "controller", "drills.targets.local.controller")
+    _start_daemon(root, "supervisor", "drills.targets.local.supervisor")  # it runs (and reruns) the controller
     return config
 
 
@@ -118,6 +192,26 @@ def _apply_reference_system(root: Path) -> None:
         raise TargetError(f"kubectl apply -f {manifests} failed (exit {done.returncode}): {done.stderr.strip()}")
 
 
+def stop_if_dead(root: Path) -> str | None:
+    """If this sandbox's control plane died (not ``down``): stop what it left running and say so, else None."""
+    if is_up(root) or not (root / "objects.json").exists():  # running, or stopped cleanly (or never started)
+        return None
+    api = _pid(root / "apiserver.pid")
+    if api is not None:
+        _kill_group(api)
+    killed, remaining = stop_leftovers(root)
+    left = f"; still running after SIGKILL: {remaining}" if remaining else ""
+    return (f"the control plane of the sandbox at {root} is dead; stopped {killed} process(es) it left "
+            f"running and removed its cgroups{left}; `drillbook up` starts it again")
+
+
+def _stop_leftovers_or_fail(root: Path) -> None:
+    """Before a new control plane starts: no process of the previous one may still hold a pod's address."""
+    _killed, remaining = stop_leftovers(root)
+    if remaining:
+        raise TargetError(f"processes of a previous sandbox at {root} survived SIGKILL: {remaining}")
+
+
 def _start_daemon(root: Path, name: str, module: str) -> None:
     with open(root / f"{name}.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", module, str(root)], stdin=subprocess.DEVNULL, stdout=log,
@@ -136,39 +230,49 @@ def _wait_listening(address: str, port: int, log: Path, timeout_s: float = 30) -
 
 
 def down(root: Path, timeout_s: float = 20) -> None:
-    """Stop the API server and the controller (it stops its pods); kill what is left if it does not stop."""
+    """Stop the API server and the control plane (the controller stops its pods), then stop whatever is left
+    in the sandbox's cgroup tree and remove it: nothing of the sandbox runs afterwards, crashed or not."""
     api = _pid(root / "apiserver.pid")
     if api is not None:
+        _kill_group(api)  # it holds no state of its own: the store is on disk
+    for pid in (supervisor_pid(root), controller_pid(root)):  # the controller alone: an older sandbox
+        if pid is None:
+            continue
         try:
-            os.killpg(api, signal.SIGKILL)  # it holds no state of its own: the store is on disk
+            os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _pid(root / "apiserver.pid") is not None:
-            _reap(api)
-            time.sleep(0.02)
-    pid = controller_pid(root)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
+            continue
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and controller_pid(root) is not None:
-            _reap(pid)
+        while time.monotonic() < deadline and _pid_alive(pid):
             time.sleep(0.1)
-        if controller_pid(root) is not None:
-            os.killpg(pid, signal.SIGKILL)
-    _kill_leftover_pods(root)
-    unmount_all(root)
+        if _pid_alive(pid):
+            _kill_group(pid)
+    _killed, remaining = stop_leftovers(root)
     try:
         config = SandboxConfig.load(root)
-        flavour = cgroups.cgroup_support()
-        if flavour:
-            cgroups.remove_tree(flavour, config.cgroup_name)
         if netpol.available() is None:
             netpol.remove(netpol.chain_name(config.octet))
     except FileNotFoundError:
         pass
-    for name in ("controller.pid", "apiserver.pid", "status.json", "objects.json"):
+    for name in ("controller.pid", "supervisor.pid", "apiserver.pid", "status.json", "objects.json"):
         (root / name).unlink(missing_ok=True)
+    if remaining:
+        raise TargetError(f"processes of the sandbox at {root} survived SIGKILL: {remaining}")
+
+
+def _pid_alive(pid: int) -> bool:
+    return _alive(pid)
+
+
+def _kill_group(pid: int, timeout_s: float = 5) -> None:
+    """SIGKILL a daemon's process group and wait until it is gone (reaped, if we started it)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    deadline = time.monotonic() + timeout_s
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def read_status(root: Path) -> dict[str, Any]:

@@ -1,0 +1,56 @@
+"""The abort guard as the runner's watchdog on the target: a lost target stops the drill through SIGINT."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from verifiers.guard import AbortGuard
+
+UNUSED_PROMETHEUS = "http://127.0.0.1:9"  # no abort condition: never queried
+
+
+def test_a_lost_target_delivers_sigint_and_says_when() -> None:
+    why: list[str] = []
+    guard = AbortGuard(UNUSED_PROMETHEUS, [], poll_s=0.05, liveness=lambda since: why[0] if why else None,
+                       lost_after_s=0.2).start()
+    try:
+        time.sleep(0.3)
+        why.append("the control plane (controller) is not running")
+        lost = time.time()
+        with pytest.raises(KeyboardInterrupt):
+            time.sleep(5)
+        noticed = time.time() - lost
+    finally:
+        guard.stop()
+    assert guard.lost is not None
+    assert re.fullmatch(r"target lost at \+0\.[345]s: the control plane \(controller\) is not running",
+                        guard.lost), guard.lost
+    assert 0.2 <= noticed < 1.0
+    assert guard.tripped is None
+
+
+def test_a_blip_shorter_than_the_grace_does_not_stop_the_drill() -> None:
+    answers = iter(["API server does not answer", "API server does not answer"])
+    guard = AbortGuard(UNUSED_PROMETHEUS, [], poll_s=0.05, liveness=lambda since: next(answers, None),
+                       lost_after_s=0.5).start()
+    try:
+        time.sleep(1.0)
+    finally:
+        guard.stop()
+    assert guard.lost is None
+
+
+def test_the_probe_gets_the_guards_start_time() -> None:
+    seen: list[float] = []
+
+    def probe(since: float) -> None:
+        seen.append(since)
+
+    before = time.time()
+    guard = AbortGuard(UNUSED_PROMETHEUS, [], poll_s=0.05, liveness=probe).start()
+    time.sleep(0.2)
+    guard.stop()
+    assert seen and all(s == guard.started_at for s in seen) and before <= guard.started_at <= time.time()
