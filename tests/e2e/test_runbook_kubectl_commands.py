@@ -93,7 +93,16 @@ class Steps:
 def inject_fault_before(sandbox: LocalTarget, key: str) -> bool:
     if key in FAULTS:
         kubectl(sandbox, *FAULTS[key], "-n", NS)
+        # As a responder meets it: the controllers have seen the change (a new ReplicaSet revision recorded)
+        # before the runbook acts; otherwise `rollout undo` may run before the faulty revision exists.
+        until(lambda: all(observed(sandbox, kind) for kind in ("deployments", "statefulsets")), 60,
+              "the controllers observed the fault")
     return key in FAULTS
+
+
+def observed(sandbox: LocalTarget, kind: str) -> bool:
+    items = get(sandbox, kind)["items"]
+    return all(o.get("status", {}).get("observedGeneration", 0) >= o["metadata"]["generation"] for o in items)
 
 
 def kubectl(sandbox: LocalTarget, *args: str, timeout_s: float = 60) -> str:
