@@ -23,6 +23,7 @@ from drills.targets.local.apiserver.cluster import Cluster
 from drills.targets.local.apiserver.errors import ApiError
 from drills.targets.local.apiserver.objects import pdb_status
 from drills.targets.local.labels import matches as labels_match
+from drills.targets.local.sandbox import read_status
 from drills.targets.local.store import Obj
 
 
@@ -100,8 +101,8 @@ def _exec(target: Target, request: web.Request) -> Awaitable[web.StreamResponse]
 
 def _pod_command(cluster: Cluster, pod: Obj, command: list[str]) -> tuple[list[str], Path, dict[str, str]]:
     """The host command, directory and environment that run ``command`` as if inside the pod."""
-    status = _read_status(cluster.root)
-    raw = next((p for p in status.get("pods", []) if p["name"] == pod["metadata"]["name"]
+    status = read_status(cluster.root)
+    raw: Obj = next((p for p in status.get("pods", []) if p["name"] == pod["metadata"]["name"]
                 and p["namespace"] == pod["metadata"]["namespace"]), {})
     mounts = dict((raw.get("containerStatuses") or [{}])[0].get("mounts", {}))
     pods = status.get("pods", [])
@@ -114,13 +115,6 @@ def _pod_command(cluster: Cluster, pod: Obj, command: list[str]) -> tuple[list[s
     env = {**os.environ, "POD_IP": ip, "POD_NAME": pod["metadata"]["name"],
            "POD_NAMESPACE": pod["metadata"]["namespace"]}
     return argv, pod_dir, env
-
-
-def _read_status(root: Path) -> dict[str, list[Obj]]:
-    try:
-        return dict(json.loads((root / "status.json").read_text()))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
 
 
 # -- eviction ---------------------------------------------------------------------------------------------
