@@ -159,3 +159,21 @@ def _running(p: psutil.Process) -> bool:
         return p.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_restart_keeps_one_previous_log_and_a_new_pod_starts_clean(tmp_path: Path) -> None:
+    log = tmp_path / "redis.log"
+
+    def started(container: Container, word: str) -> None:
+        container.start(config([sys.executable, "-c", f"print({word!r})"]), tmp_path)
+        wait_exit(container)
+
+    first = Container("redis", "redis:7", log, None)
+    started(first, "first")
+    first.restart_count = 1
+    started(first, "restarted")
+    assert (log.read_text(), log.with_suffix(".previous.log").read_text()) == ("restarted\n", "first\n")
+    # The StatefulSet recreates redis-0: same name, same log path, a new container with no history.
+    started(Container("redis", "redis:7", log, None), "new pod")
+    assert log.read_text() == "new pod\n"
+    assert not log.with_suffix(".previous.log").exists()

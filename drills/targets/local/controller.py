@@ -53,6 +53,7 @@ class Pod:
     created: float
     container: Container
     deleting: bool = False
+    stopped: bool = False  # set by the thread that stopped a deleted pod's container; the tick then forgets it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +117,11 @@ class Controller:
         self.publish({})
 
     def tick(self) -> None:
+        # A deleted pod leaves only at the start of a tick, never half-way: otherwise a StatefulSet pod whose
+        # predecessor finished stopping after the StatefulSet was reconciled would be published as absent
+        # for a whole tick (``kubectl delete pod redis-0`` right after a template change got NotFound).
+        for key in [k for k, p in self.terminating.items() if p.stopped]:
+            del self.terminating[key]
         objects = self.store.snapshot()
         self._handle_deletions(objects)
         for obj in [o for o in objects.values() if o["kind"] == "Deployment"]:
@@ -288,7 +294,7 @@ class Controller:
 
         def finish() -> None:
             pod.container.stop()
-            self.terminating.pop(id(pod), None)
+            pod.stopped = True
 
         threading.Thread(target=finish, daemon=True).start()
 

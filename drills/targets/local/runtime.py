@@ -69,9 +69,15 @@ class Container:
             self._oom_before = self.cgroup.oom_kills()
         files = self.cgroup.procs_files() if self.cgroup else []
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.log_path.exists() and self.restart_count:
-            os.replace(self.log_path, self.log_path.with_suffix(".previous.log"))
-        with open(self.log_path, "ab") as log:
+        # The kubelet keeps one log per container instance: a restart moves the current log to ``previous``;
+        # a new pod with an old name (a StatefulSet's redis-0) starts with neither its predecessor's log nor
+        # its predecessor's ``--previous``.
+        previous = self.log_path.with_suffix(".previous.log")
+        if self.restart_count and self.log_path.exists():
+            os.replace(self.log_path, previous)
+        elif not self.restart_count:
+            previous.unlink(missing_ok=True)
+        with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 config.argv, env=config.env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
