@@ -3,7 +3,8 @@
 The node chosen hosts a replica of the target workload and none of the ``spare`` pods (Redis), so the story
 is the runbook's: reduced capacity, pods lost on a NotReady node until someone cordons and drains it. The
 chosen node is bound to the runbook's ``${NODE_NAME}`` for the remediation steps. Nothing evicts the lost pods
-by itself within the drill (Kubernetes waits 5 minutes, the sandbox waits for the drain).
+by themselves before the unreachable toleration runs out (300 s in Kubernetes, the profile's value in the
+sandbox), so within a drill's recovery budget it is the runbook's drain that restores capacity.
 """
 
 from __future__ import annotations

@@ -21,12 +21,14 @@ class Profile(BaseModel):
     backoff_base_s: float = 2.0
     backoff_cap_s: float = 20.0
     backoff_reset_s: float = 60.0
+    pod_eviction_s: float = 60.0  # how long pods stay bound to an unreachable node (Kubernetes: 300 s)
 
 
 PROFILES: dict[str, Profile] = {
     "fast": Profile(),
     "realistic": Profile(name="realistic", scrape_interval_s=15, evaluation_interval_s=15, rate_window="5m",
-                         alert_for={}, backoff_base_s=10, backoff_cap_s=300, backoff_reset_s=600),
+                         alert_for={}, backoff_base_s=10, backoff_cap_s=300, backoff_reset_s=600,
+                         pod_eviction_s=300),
 }
 
 

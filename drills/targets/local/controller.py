@@ -54,6 +54,8 @@ class Pod:
     container: Container
     deleting: bool = False
     stopped: bool = False  # set by the thread that stopped a deleted pod's container; the tick then forgets it
+    stopping: bool = False  # a kubelet is stopping it (not while its node is lost: nobody is there to confirm)
+    deletion_timestamp: float | None = None  # deletion requested + grace period, as the API server stamps it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -85,6 +87,7 @@ class Controller:
         self.netpol_missing = netpol.available() if self.cgroup_flavour else "cgroups"
         self._netpol_rules: list[str] | None = None
         self._ips = self._load_ips()
+        self._lost_since: dict[str, float] = {}
 
     # -- main loop ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -123,7 +126,12 @@ class Controller:
         for key in [k for k, p in self.terminating.items() if p.stopped]:
             del self.terminating[key]
         objects = self.store.snapshot()
+        self._track_lost_nodes(objects)
+        # A pod deleted while its node was lost stays Terminating until the node's kubelet is back to confirm.
+        for pod in [p for p in self.terminating.values() if not p.stopping and self._node_up(objects, p)]:
+            self._stop(pod)
         self._handle_deletions(objects)
+        self._evict_from_lost_nodes()
         for obj in [o for o in objects.values() if o["kind"] == "Deployment"]:
             self._reconcile_deployment(obj, objects)
         for obj in [o for o in objects.values() if o["kind"] == "StatefulSet"]:
@@ -221,13 +229,42 @@ class Controller:
                          {"metadata": {"annotations": {"deployment.kubernetes.io/revision": str(revision_new)}}})
 
     def _handle_deletions(self, objects: dict[str, Obj]) -> None:
-        """``kubectl delete pod`` leaves a PodDeletion request; the controller carries it out."""
+        """``kubectl delete pod`` leaves a PodDeletion request; the controller carries it out. A grace period of
+        0 (``--force --grace-period=0``) removes the pod at once, even one stuck on a lost node."""
         for obj in [o for o in objects.values() if o["kind"] == "PodDeletion"]:
             meta = obj["metadata"]
+            grace = obj.get("spec", {}).get("gracePeriodSeconds")
             pod = self.pods.get(key_of("Pod", meta["namespace"], meta["name"]))
             if pod is not None:
-                self._delete_pod(pod)
+                self._delete_pod(pod, grace)
+            elif grace == 0:
+                for stuck in [p for p in self.terminating.values() if not p.stopping
+                              and (p.namespace, p.name) == (meta["namespace"], meta["name"])]:
+                    self._stop(stuck)
             self.store.delete("PodDeletion", meta["namespace"], meta["name"])
+
+    def _track_lost_nodes(self, objects: dict[str, Obj]) -> None:
+        """When each node stopped being Ready (the unreachable taint's start), for the eviction below."""
+        now = time.time()
+        for node in [o for o in objects.values() if o["kind"] == "Node"]:
+            name = node["metadata"]["name"]
+            if _node_ready(node):
+                self._lost_since.pop(name, None)
+            else:
+                self._lost_since.setdefault(name, now)
+
+    def _evict_from_lost_nodes(self) -> None:
+        """Taint-based eviction: a pod tolerates ``node.kubernetes.io/unreachable`` for its tolerationSeconds
+        (300 s added by the DefaultTolerationSeconds admission; the profile's value here), then the node
+        lifecycle controller deletes it. It stays Terminating, since no kubelet confirms; its Deployment
+        replaces it, a StatefulSet does not (the name is still taken)."""
+        now = time.time()
+        for pod in list(self.pods.values()):
+            since = self._lost_since.get(pod.node)
+            if since is not None and now - since >= _toleration_s(pod.spec, self.config.profile.pod_eviction_s):
+                self._event(pod, "TaintManagerEviction", f"Marking for deletion Pod {pod.namespace}/{pod.name}",
+                            component="taint-eviction-controller")
+                self._delete_pod(pod)
 
     # -- pods --------------------------------------------------------------------------------------
     def _owned(self, kind: str, namespace: str, name: str) -> list[Pod]:
@@ -283,12 +320,23 @@ class Controller:
                             "uid": uid_of(key_of(kind, meta["namespace"], name), created)},
                            "SuccessfulCreate", message, component=component)
 
-    def _delete_pod(self, pod: Pod) -> None:
+    def _delete_pod(self, pod: Pod, grace_s: float | None = None) -> None:
         if pod.deleting:
             return
         pod.deleting = True
+        grace = pod.spec.get("terminationGracePeriodSeconds", 30) if grace_s is None else grace_s
+        pod.deletion_timestamp = time.time() + float(grace)
         self.pods.pop(key_of("Pod", pod.namespace, pod.name), None)
         self.terminating[id(pod)] = pod
+        if grace == 0 or _node_ready(self.store.get("Node", None, pod.node) or {}):
+            self._stop(pod)
+
+    def _node_up(self, objects: dict[str, Obj], pod: Pod) -> bool:
+        return _node_ready(objects.get(key_of("Node", None, pod.node), {}))
+
+    def _stop(self, pod: Pod) -> None:
+        """The kubelet stops a deleted pod's container and confirms; the next tick forgets the pod."""
+        pod.stopping = True
         if pod.container.running:
             self._event(pod, "Killing", f"Stopping container {pod.container.name}", container=True)
 
@@ -431,6 +479,16 @@ def _pod_spec(owner: Obj, pod_name: str) -> Obj:
         spec.setdefault("volumes", []).append(
             {"name": name, "persistentVolumeClaim": {"claimName": f"{name}-{pod_name}"}})
     return spec
+
+
+def _toleration_s(spec: Obj, default_s: float) -> float:
+    """How long a pod stays bound to an unreachable node: its own toleration, else the admission default."""
+    for toleration in spec.get("tolerations", []):
+        if toleration.get("key") in ("node.kubernetes.io/unreachable", None) and \
+                toleration.get("effect") in ("NoExecute", None):
+            seconds = toleration.get("tolerationSeconds")
+            return float("inf") if seconds is None else float(seconds)
+    return default_s
 
 
 def _node_ready(node: Obj) -> bool:

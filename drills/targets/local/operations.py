@@ -70,7 +70,11 @@ def set_unschedulable(store: ObjectStore, node: str, value: bool) -> bool:
     return True
 
 
-def request_pod_deletion(store: ObjectStore, namespace: str, name: str) -> None:
-    """What ``delete pod`` and an allowed eviction ask of the API: the controller stops the pod."""
-    store.apply({"apiVersion": "drillbook/v1", "kind": "PodDeletion",
-                 "metadata": {"name": name, "namespace": namespace}})
+def request_pod_deletion(store: ObjectStore, namespace: str, name: str, grace_s: int | None = None) -> None:
+    """What ``delete pod`` and an allowed eviction ask of the API: the controller stops the pod (``grace_s`` 0:
+    at once, even on a lost node; None: the pod's terminationGracePeriodSeconds)."""
+    request: Obj = {"apiVersion": "drillbook/v1", "kind": "PodDeletion",
+                    "metadata": {"name": name, "namespace": namespace}}
+    if grace_s is not None:
+        request["spec"] = {"gracePeriodSeconds": grace_s}
+    store.apply(request)

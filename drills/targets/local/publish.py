@@ -29,6 +29,8 @@ def pod_status(pod: Pod) -> dict[str, Any]:
         "nodeName": pod.node, "podIP": pod.ip, "phase": phase, "ready": pod.ready,
         "creationTimestamp": pod.created, "containerStatuses": [container],
         "nodeLost": bool(pod.extra.get("node_lost")),
+        "deletionTimestamp": pod.deletion_timestamp,
+        "deletionGracePeriodSeconds": pod.spec.get("terminationGracePeriodSeconds", 30),
     }
 
 

@@ -14,7 +14,7 @@ import contextlib
 import copy
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -386,7 +386,9 @@ async def delete(request: web.Request, target: Target) -> web.StreamResponse:
     if request.query.get("dryRun") == "All":
         return json_response(current)
     if res.kind == "Pod":
-        operations.request_pod_deletion(cluster.store, target.namespace or "default", target.name)
+        options = await body_of(request)
+        operations.request_pod_deletion(cluster.store, target.namespace or "default", target.name,
+                                        grace_period(request.query, options))
         cluster.refresh(force=True)
         return json_response(cluster.objects.get(target.key, current))
     cluster.store.delete(res.kind, None if res.kind in CLUSTER_SCOPED else target.namespace, target.name)
@@ -394,6 +396,17 @@ async def delete(request: web.Request, target: Target) -> web.StreamResponse:
     return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                           "details": {"name": target.name, "group": res.group, "kind": res.plural,
                                       "uid": current["metadata"]["uid"]}})
+
+
+def grace_period(query: Mapping[str, str], options: Any) -> int | None:
+    """DeleteOptions.gracePeriodSeconds from the query or the body (``--force --grace-period=0`` sends 0)."""
+    value = query.get("gracePeriodSeconds")
+    if value is None and isinstance(options, dict):
+        value = options.get("gracePeriodSeconds")
+    try:
+        return None if value is None else max(0, int(value))
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, f"gracePeriodSeconds: invalid value {value!r}") from exc
 
 
 # -- dispatch ---------------------------------------------------------------------------------------------

@@ -177,8 +177,8 @@ def _pod(p: dict[str, Any], objects: dict[str, Obj]) -> Obj:
                  "creationTimestamp": created, "uid": uid_of(key, created), "ownerReferences": owner_ref,
                  "generateName": f"{p['ownerName']}-{short_hash}-" if p.get("ownerKind") == "Deployment" else ""}
     if terminating:
-        meta["deletionTimestamp"] = rfc3339(time.time())
-        meta["deletionGracePeriodSeconds"] = 30
+        meta["deletionTimestamp"] = rfc3339(p.get("deletionTimestamp") or time.time())
+        meta["deletionGracePeriodSeconds"] = int(p.get("deletionGracePeriodSeconds", 30))
     status: Obj = {"phase": "Running" if running else "Pending", "podIP": p.get("podIP", ""),
                    "podIPs": [{"ip": p.get("podIP", "")}], "hostIP": "", "startTime": created,
                    "qosClass": "Burstable", "containerStatuses": containers,

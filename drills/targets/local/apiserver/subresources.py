@@ -18,7 +18,7 @@ from aiohttp import web
 
 from drills.targets.local import operations, podexec
 from drills.targets.local.apiserver import streams
-from drills.targets.local.apiserver.app import CLUSTER, Extension, Target, body_of, get_one, json_response
+from drills.targets.local.apiserver.app import CLUSTER, Extension, Target, body_of, get_one, grace_period, json_response
 from drills.targets.local.apiserver.cluster import Cluster
 from drills.targets.local.apiserver.errors import ApiError
 from drills.targets.local.apiserver.objects import pdb_status
@@ -127,7 +127,7 @@ def _eviction(target: Target, request: web.Request) -> Awaitable[web.StreamRespo
 async def _evict(target: Target, request: web.Request) -> web.StreamResponse:
     """policy/v1 Eviction: refused with 429 while a PodDisruptionBudget allows no disruption of a Ready pod."""
     cluster = request.app[CLUSTER]
-    await body_of(request)
+    eviction = await body_of(request)
     cluster.refresh()
     pod = get_one(cluster, target)
     ns = pod["metadata"]["namespace"]
@@ -145,7 +145,8 @@ async def _evict(target: Target, request: web.Request) -> web.StreamResponse:
                                         f"The disruption budget {pdb['metadata']['name']} needs "
                                         f"{budget['desiredHealthy']} healthy pods and has "
                                         f"{budget['currentHealthy']} currently"}]})
-    operations.request_pod_deletion(cluster.store, ns, target.name or "")
+    options = eviction.get("deleteOptions") if isinstance(eviction, dict) else None
+    operations.request_pod_deletion(cluster.store, ns, target.name or "", grace_period(request.query, options))
     cluster.refresh(force=True)
     return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                          201)
