@@ -10,6 +10,7 @@ dead controller never holds an address a new pod needs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -233,6 +234,7 @@ def down(root: Path, timeout_s: float = 20) -> None:
     """Stop the API server and the control plane (the controller stops its pods), then stop whatever is left
     in the sandbox's cgroup tree and remove it: nothing of the sandbox runs afterwards, crashed or not."""
     api = _pid(root / "apiserver.pid")
+    daemons = (api, supervisor_pid(root))
     if api is not None:
         _kill_group(api)  # it holds no state of its own: the store is on disk
     for pid in (supervisor_pid(root), controller_pid(root)):  # the controller alone: an older sandbox
@@ -247,6 +249,12 @@ def down(root: Path, timeout_s: float = 20) -> None:
             time.sleep(0.1)
         if _pid_alive(pid):
             _kill_group(pid)
+    for pid in [p for p in daemons if p in _DAEMONS]:
+        # Started by this process: wait for it, or its Popen warns at exit that it is "still running".
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _DAEMONS[pid].wait(5)
+        if _DAEMONS[pid].returncode is not None:
+            del _DAEMONS[pid]
     _killed, remaining = stop_leftovers(root)
     try:
         config = SandboxConfig.load(root)
