@@ -17,8 +17,11 @@ from drills.errors import DrillbookError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from drills.journal import Journal
     from drills.model import DrillResult
     from drills.runbook import Command, Runbook, RunbookDocument
+    from drills.runner import RunContext
+    from drills.specs import ResolvedDrill
 
 
 class _LazyConsole:
@@ -241,12 +244,16 @@ def run(
     pushgateway: Annotated[str | None, typer.Option(
         "--pushgateway", envvar="DRILLBOOK_PUSHGATEWAY",
         help="also push drillbook_drill_success / time-to-detect / time-to-recover to this Pushgateway URL")] = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="if another run holds the target's drill lease, wait for it instead of refusing")] = False,
 ) -> None:
-    """Run drills; write results.json, junit.xml, report.html and postmortems into --report-dir."""
-    from drills.cleanup import cleanup_journal
+    """Run drills; write results.json, junit.xml, report.html and postmortems into --report-dir.
+
+    One run at a time per target: the run holds a Lease (default/drillbook-drill-lock) in the cluster."""
     from drills.journal import Journal
+    from drills.lock import DrillLock
     from drills.model import Verdict
-    from drills.runner import Interrupted, RunContext, run_drill
+    from drills.runner import RunContext
     from drills.specs import load_catalog, resolve, select
 
     if target == "kind":
@@ -275,6 +282,26 @@ def run(
     ctx = RunContext(target=tgt, journal=journal,
                      events=lambda phase, msg: console.print(f"  [dim]{phase:9s}[/dim] {escape(msg)}"))
     try:
+        tgt.ensure_up()
+        lock = DrillLock(tgt.api_client(), ", ".join(d.spec.id for d in drills))
+        lock.acquire(wait=wait, on_wait=lambda holder: console.print(f"waiting for {escape(str(holder))}"))
+    except DrillbookError as exc:
+        _fail(exc)
+    try:
+        _run_all(drills, ctx, journal, results, report_dir, pushgateway)
+    finally:
+        lock.release()
+    if any(r.verdict in (Verdict.FAILED, Verdict.ERROR) for r in results):
+        raise typer.Exit(1)
+
+
+def _run_all(drills: list[ResolvedDrill], ctx: RunContext, journal: Journal, results: list[DrillResult],
+             report_dir: Path, pushgateway: str | None) -> None:
+    """Every drill in turn, reverting what a lost target left before each; reports written in any case."""
+    from drills.cleanup import cleanup_journal
+    from drills.runner import Interrupted, run_drill
+
+    try:
         for d in drills:
             # before every drill, not only the first: a drill that lost its target left its fault here
             for line in cleanup_journal(journal):
@@ -291,8 +318,6 @@ def run(
         _write(results, report_dir, pushgateway)
         raise typer.Exit(130) from None
     _write(results, report_dir, pushgateway)
-    if any(r.verdict in (Verdict.FAILED, Verdict.ERROR) for r in results):
-        raise typer.Exit(1)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

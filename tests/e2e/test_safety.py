@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from drills.journal import Journal
+from drills.lock import DrillLock
 from drills.model import AbortCondition, Verdict
 from drills.runner import RunContext, run_drill
 from drills.specs import CATALOG_DIR, load_spec, resolve
@@ -115,3 +116,22 @@ def test_a_drill_over_budget_fails_and_says_by_how_much(sandbox: LocalTarget, jo
     assert budgets["recover"].over_s == pytest.approx(result.ttr_s - 2.0, abs=0.01)
     (late,) = [c for c in result.checks if c.name == "within-target"]
     assert f"{result.ttr_s - 2.0:.1f}s OVER the 2s budget" in late.detail
+
+
+def test_a_second_run_on_a_busy_target_refuses_at_once_naming_the_holder(sandbox: LocalTarget, tmp_path: Path,
+                                                                        journal_path: Path) -> None:
+    before = desired(sandbox.snapshot())
+    game_day = DrillLock(sandbox.api_client(), "agent-down/oom")
+    game_day.identity = "game-day-laptop:4242"
+    game_day.acquire()
+    try:
+        env = {**os.environ, "DRILLBOOK_JOURNAL": str(journal_path)}
+        run = subprocess.run([sys.executable, "-m", "drills.cli", "run", "agent-down/config-error", "--sandbox",
+                              str(sandbox.root), "--report-dir", str(tmp_path / "reports")],
+                             env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        game_day.release()
+    out = " ".join((run.stdout + run.stderr).split())  # rich wraps long lines
+    assert run.returncode == 2, out
+    assert "busy: agent-down/oom on game-day-laptop:4242, since" in out
+    assert Journal(journal_path).entries() == [] and desired(sandbox.snapshot()) == before, "it touched the target"

@@ -8,12 +8,13 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drills.errors import TargetError
 from drills.targets import allowlist
 from drills.targets.base import ExecResult, PodState, WorkloadRef
 from drills.targets.local import cgroups, operations, sandbox
+from drills.targets.local.apiserver import kubeconfig
 from drills.targets.local.apiserver.kubeconfig import kubeconfig_path
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.images import ImageStore, default_images
@@ -21,6 +22,9 @@ from drills.targets.local.infra import PROMETHEUS_PORT
 from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
 from drills.targets.local.store import ObjectStore
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 __all__ = ["LocalTarget"]
 
@@ -59,6 +63,14 @@ class LocalTarget:
     def kubeconfig(self) -> Path:
         """The embedded cluster's kubeconfig (context ``drillbook-local``)."""
         return kubeconfig_path(self.root)
+
+    def api_client(self) -> ApiClient:
+        """The official Kubernetes client for the embedded cluster, through its API server like any client."""
+        from kubernetes import config
+
+        api: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]  # the client is untyped
+            config_file=str(self.kubeconfig), context=kubeconfig.CONTEXT)
+        return api
 
     @property
     def config(self) -> SandboxConfig:
