@@ -20,14 +20,12 @@ from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target
 from faults.common import all_pods, describe, recycle_pods, wait_for
 
-AGENT = {"app": "production-agent"}
-
 
 class ConfigErrorParams(BaseModel):
-    namespace: str = "production-agents"
-    configmap: str = "agent-config"
-    remove: list[str] = Field(default_factory=lambda: ["REDIS_URL"])
-    selector: dict[str, str] = Field(default_factory=lambda: dict(AGENT))
+    namespace: str
+    configmap: str = Field(description="the ConfigMap the pods take their environment from")
+    remove: list[str] = Field(min_length=1, description="keys the bad edit drops (each one the app requires)")
+    selector: dict[str, str] = Field(min_length=1, description="the pods that crash without them")
 
 
 def config_undo(target: Target, p: ConfigErrorParams) -> Undo:
@@ -61,12 +59,11 @@ def config_revert(target: Target, record: dict[str, Any]) -> None:
 
 
 class RevokedKeyParams(BaseModel):
-    namespace: str = "production-agents"
-    secret: str = "agent-secrets"
-    key: str = "anthropic-api-key"
-    revoked_value: SecretStr = Field(SecretStr("sk-ant-drill-revoked-0000"),
-                                     description="a key the upstream stub rejects (masked in every report)")
-    selector: dict[str, str] = Field(default_factory=lambda: dict(AGENT))
+    namespace: str
+    secret: str = Field(description="the Secret holding the upstream's API key")
+    key: str = Field(description="the key in it")
+    revoked_value: SecretStr = Field(description="a key the upstream rejects (masked in every report)")
+    selector: dict[str, str] = Field(min_length=1, description="the pods that use the key")
 
 
 def key_undo(target: Target, p: RevokedKeyParams) -> Undo:
