@@ -39,7 +39,7 @@ class EndToEndRequest(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     method: str = Field(default="GET", pattern=r"^[A-Z]+$")
-    path: str = Field(pattern=r"^/", description="path on the Service, e.g. /v1/chat")
+    path: str = Field(pattern=r"^/", description="path on the Service, e.g. /api/orders")
     body: Any = Field(default=None, alias="json", description="JSON body to send (none: no body)")
     expect_status: int = Field(default=200, ge=100, le=599)
     expect_json_key: str | None = Field(default=None,

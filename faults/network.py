@@ -55,6 +55,7 @@ def revert(target: Target, record: dict[str, Any]) -> None:
     target.delete("NetworkPolicy", record["namespace"], record["name"])
 
 
-FAULT = FaultPlugin(kind="network-policy", summary="a NetworkPolicy that denies the clients' traffic to Redis",
+FAULT = FaultPlugin(kind="network-policy",
+                    summary="a NetworkPolicy that denies the clients' traffic to the pods it protects",
                     params=NetworkPolicyParams, undo=undo, inject=inject, confirm=confirm, revert=revert,
                     requires=frozenset({"network-policy"}))
