@@ -49,8 +49,9 @@ def select_drills(drills: list[ResolvedDrill], files: set[str],
     chosen = []
     for d in drills:
         spec_file = str(Path(d.spec.source).resolve().relative_to(ROOT))
+        shared_file = str(Path(d.spec.shared).resolve().relative_to(ROOT)) if d.spec.shared else None
         runbook_file = str(runbook_path(d.spec).relative_to(ROOT))
-        if spec_file in files:
+        if spec_file in files or shared_file in files:  # its own spec, or the _service.yaml it inherits
             chosen.append(d.spec.id)
             continue
         if runbook_file not in files:

@@ -6,10 +6,11 @@ results are what ``results.json`` and the JUnit/HTML reports are made of.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -29,15 +30,54 @@ class StepSelector(Strict):
     line: int | None = None
 
 
+class EndToEndRequest(Strict):
+    """One request through the Service that proves the service does its job, not just that it is up.
+
+    ``{uuid}`` in a string of the JSON body becomes a fresh random hex per request (e.g. a conversation id,
+    so repeated probes do not pile onto one record)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    method: str = Field(default="GET", pattern=r"^[A-Z]+$")
+    path: str = Field(pattern=r"^/", description="path on the Service, e.g. /api/orders")
+    body: Any = Field(default=None, alias="json", description="JSON body to send (none: no body)")
+    expect_status: int = Field(default=200, ge=100, le=599)
+    expect_json_key: str | None = Field(default=None,
+                                        description="the response is a JSON object with this key, non-empty")
+    expect_body: str | None = Field(default=None, description="regex the response body must contain a match of")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("expect_body")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+
 class ServiceCheck(Strict):
-    namespace: str = "production-agents"
-    workload: str = Field(default="deployment/agent-deployment", description="rollout must be complete on it")
-    service: str = "production-agent"
-    selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
-    replicas: int = Field(default=2, ge=1)
-    health_path: str = "/health"
-    port: int = 8080
-    end_to_end: bool = True
+    """The service a drill must leave recovered: where it runs and how to tell it serves."""
+
+    namespace: str = Field(min_length=1)
+    workload: str = Field(description="deployment/NAME or statefulset/NAME; its rollout must be complete")
+    service: str = Field(min_length=1, description="the Service the end-to-end request goes through")
+    selector: dict[str, str] = Field(min_length=1, description="labels of the workload's pods")
+    port: int = Field(ge=1, le=65535, description="the pods' (and Service's) HTTP port")
+    replicas: int = Field(default=1, ge=1, description="at least this many ready replicas")
+    health_path: str | None = Field(default=None, pattern=r"^/",
+                                    description="per-replica health path that must answer 200 (none: readiness only)")
+    request: EndToEndRequest | None = Field(default=None, description="the end-to-end request (none: not checked)")
+
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, value: str) -> str:
+        kind, _, name = value.partition("/")
+        if not name or kind.lower() not in {"deployment", "deploy", "statefulset", "sts"}:
+            raise ValueError(f"expected deployment/NAME or statefulset/NAME, got {value!r}")
+        return value
 
 
 class ExpectedAlert(Strict):
@@ -92,24 +132,6 @@ class SeriesQuery(Strict):
     unit: str = ""
 
 
-def default_series() -> list[SeriesQuery]:
-    """The reference system's golden signals as its clients (the load generator) see them, plus replicas up.
-
-    Client-side, because an agent that is down counts no errors of its own: its callers do."""
-    return [
-        SeriesQuery(name="successful requests", unit="req/s",
-                    expr='sum(rate(loadgen_requests_total{code=~"2.."}[{window}])) or vector(0)'),
-        SeriesQuery(name="error rate", unit="ratio",
-                    expr='sum(rate(loadgen_requests_total{code!~"2.."}[{window}])) '
-                         "/ sum(rate(loadgen_requests_total[{window}]))"),
-        SeriesQuery(name="p95 latency", unit="s",
-                    expr="histogram_quantile(0.95, sum by (le) "
-                         "(rate(loadgen_request_duration_seconds_bucket[{window}])))"),
-        SeriesQuery(name="agent replicas up", unit="",
-                    expr='sum(up{job="production-agent"}) or vector(0)'),
-    ]
-
-
 class ProfileOverride(Strict):
     """What changes when the drill runs on a target with this timing profile (e.g. 'realistic')."""
 
@@ -131,14 +153,15 @@ class DrillSpec(Strict):
                                                       description="default: the runbook's Symptoms alerts")
     steps: list[StepSelector] | None = Field(default=None, description="default: the cause's mutating steps")
     bind: dict[str, str] = Field(default_factory=dict, description="placeholder -> value")
-    recovery: ServiceCheck = Field(default_factory=ServiceCheck)
+    recovery: ServiceCheck = Field(description="the service that must recover (may come from _service.yaml)")
     budgets: Budgets = Field(default_factory=Budgets)
     profiles: dict[str, ProfileOverride] = Field(default_factory=dict,
                                                  description="per target profile overrides")
     abort: list[AbortCondition] = Field(default_factory=list, description="safety guards (PromQL)")
-    series: list[SeriesQuery] = Field(default_factory=default_series,
-                                      description="Prometheus series the HTML report charts")
+    series: list[SeriesQuery] = Field(default_factory=list,
+                                      description="Prometheus series the HTML report charts (none: no chart)")
     source: str = Field(default="", exclude=True)  # file the spec came from (set by the catalog)
+    shared: str = Field(default="", exclude=True)  # the _service.yaml it inherited from, if any
 
 
 # -- results ----------------------------------------------------------------------------------------

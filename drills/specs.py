@@ -6,6 +6,11 @@ does not exist is reported at its ``runbook:``/``cause:`` line with the names th
 checked against what it names: its fault kind must be registered and its parameters must be that fault's
 (a misspelt one would silently fall back to a default), its step selectors must match steps of the
 section, and budgets cannot be negative.
+
+What a whole service shares (its ``recovery`` block, the series to chart, abort guards) can live once in a
+``_service.yaml`` next to the specs or one directory up (the nearest wins): each spec inherits it, mappings
+merged key by key and the spec's own values winning. An error in an inherited value is reported at the
+line of ``_service.yaml`` it came from.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from drills.runbook import Cause, Command, Runbook, RunbookDocument, options_for
 PACKAGE_DIR = Path(__file__).resolve().parent
 CATALOG_DIR = PACKAGE_DIR / "catalog"
 PROJECT_ROOT = PACKAGE_DIR.parent
+SHARED_NAME = "_service.yaml"
 
 
 def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
@@ -45,11 +51,32 @@ def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     return line
 
 
-def load_spec(path: Path) -> DrillSpec:
+def _has(node: yaml.Node | None, loc: tuple[Any, ...]) -> bool:
+    """Whether the YAML document has a value at pydantic's error location."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return False
+    return node is not None
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A YAML file's text parsed twice: the data, and the node tree that knows each value's line."""
+
+    path: Path
+    data: dict[str, Any]
+    node: yaml.Node
+
+
+def _read(path: Path, what: str) -> _Source:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read drill spec: {exc}", str(path)) from exc
+        raise SpecError(f"cannot read {what}: {exc}", str(path)) from exc
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -58,14 +85,51 @@ def load_spec(path: Path) -> DrillSpec:
         raise SpecError(f"invalid YAML: {getattr(exc, 'problem', exc)}", str(path),
                         mark.line + 1 if mark else None) from exc
     if not isinstance(data, dict) or node is None:
-        raise SpecError("a drill spec must be a YAML mapping", str(path), 1)
+        raise SpecError(f"a {what} must be a YAML mapping", str(path), 1)
+    return _Source(path, data, node)
+
+
+def shared_file(spec_path: Path) -> Path | None:
+    """The ``_service.yaml`` a spec inherits: in its directory, else the one above; None if neither has one."""
+    for directory in (spec_path.parent, spec_path.parent.parent):
+        if (directory / SHARED_NAME).is_file():
+            return directory / SHARED_NAME
+    return None
+
+
+def _merge(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """``own`` over ``base``: mappings merged key by key, anything else (lists included) replaced."""
+    merged = dict(base)
+    for key, value in own.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def load_spec(path: Path) -> DrillSpec:
+    spec_src = _read(path, "drill spec")
+    shared_path = shared_file(path)
+    shared = _read(shared_path, "shared service file") if shared_path else None
+    if shared is not None and "id" in shared.data:
+        raise SpecError(f"id: belongs in each drill spec, not in {SHARED_NAME}", str(shared.path),
+                        _line_of(shared.node, ("id",)))
+    data = _merge(shared.data, spec_src.data) if shared else spec_src.data
     try:
         spec = DrillSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SpecError(f"{where}: {first['msg']}", str(path), _line_of(node, first["loc"])) from exc
+        loc = tuple(first["loc"])
+        where = ".".join(str(p) for p in loc)
+        msg = first["msg"]
+        if first["type"] == "missing":
+            msg += f" (say it in the spec or in a {SHARED_NAME} beside it)"
+        at = loc[:-1] if first["type"] == "missing" else loc  # a missing key: where its mapping is
+        src = shared if shared is not None and not _has(spec_src.node, at) and _has(shared.node, at) \
+            else spec_src
+        raise SpecError(f"{where}: {msg}", str(src.path), _line_of(src.node, loc)) from exc
     spec.source = str(path)
+    spec.shared = str(shared_path) if shared_path else ""
+    node = spec_src.node
     _check_budgets(spec, node)
     _check_fault(spec, node)
     resolve(spec, node)
@@ -191,7 +255,7 @@ def _check_steps(drill: ResolvedDrill, node: yaml.Node | None) -> None:
 def load_catalog(directory: Path = CATALOG_DIR) -> list[DrillSpec]:
     if not directory.is_dir():
         raise SpecError(f"catalog directory not found: {directory}", str(directory))
-    specs = [load_spec(p) for p in sorted(directory.rglob("*.yaml"))]
+    specs = [load_spec(p) for p in sorted(directory.rglob("*.yaml")) if not p.name.startswith("_")]
     seen: dict[str, str] = {}
     for spec in specs:
         if spec.id in seen:

@@ -20,14 +20,13 @@ from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target
 from faults.common import all_pods, describe, recycle_pods, wait_for
 
-AGENT = {"app": "production-agent"}
-
 
 class ConfigErrorParams(BaseModel):
-    namespace: str = "production-agents"
-    configmap: str = "agent-config"
-    remove: list[str] = Field(default_factory=lambda: ["REDIS_URL"])
-    selector: dict[str, str] = Field(default_factory=lambda: dict(AGENT))
+    namespace: str
+    configmap: str = Field(description="the ConfigMap the pods take their environment from")
+    remove: list[str] = Field(min_length=1, description="keys the bad edit drops (each one the app requires)")
+    selector: dict[str, str] = Field(min_length=1, description="the pods that crash without them")
+    logged: str = Field(min_length=1, description="what the app logs as it exits without them")
 
 
 def config_undo(target: Target, p: ConfigErrorParams) -> Undo:
@@ -46,11 +45,11 @@ def _logged(target: Target, namespace: str, pod: str, text: str) -> bool:
 
 
 def config_confirm(target: Target, p: ConfigErrorParams, since: float, timeout_s: float) -> Evidence:
-    message = "Missing required environment variable"
+    message = p.logged
     pods = wait_for(lambda: all_pods(target, p.namespace, p.selector, since,
                                      lambda pod: not pod.ready and pod.restarts >= 1 and pod.last_reason == "Error"
                                      and _logged(target, p.namespace, pod.name, message)),
-                    timeout_s, f"every agent pod exiting with {message!r} and restarting (CrashLoopBackOff)")
+                    timeout_s, f"every pod exiting with {message!r} and restarting (CrashLoopBackOff)")
     return {"pods": describe(pods), "removed": p.remove, "logged": message}
 
 
@@ -61,12 +60,12 @@ def config_revert(target: Target, record: dict[str, Any]) -> None:
 
 
 class RevokedKeyParams(BaseModel):
-    namespace: str = "production-agents"
-    secret: str = "agent-secrets"
-    key: str = "anthropic-api-key"
-    revoked_value: SecretStr = Field(SecretStr("sk-ant-drill-revoked-0000"),
-                                     description="a key the upstream stub rejects (masked in every report)")
-    selector: dict[str, str] = Field(default_factory=lambda: dict(AGENT))
+    namespace: str
+    secret: str = Field(description="the Secret holding the upstream's API key")
+    key: str = Field(description="the key in it")
+    revoked_value: SecretStr = Field(description="a key the upstream rejects (masked in every report)")
+    selector: dict[str, str] = Field(min_length=1, description="the pods that use the key")
+    logged: str = Field(min_length=1, description="what the app logs when the upstream rejects the key")
 
 
 def key_undo(target: Target, p: RevokedKeyParams) -> Undo:
@@ -83,11 +82,11 @@ def key_inject(target: Target, p: RevokedKeyParams) -> None:
 
 
 def key_confirm(target: Target, p: RevokedKeyParams, since: float, timeout_s: float) -> Evidence:
-    message = "401 Unauthorized from Anthropic API"
+    message = p.logged
     pods = wait_for(lambda: all_pods(target, p.namespace, p.selector, since,
                                      lambda pod: pod.phase == "Running" and not pod.ready
                                      and _logged(target, p.namespace, pod.name, message)),
-                    timeout_s, f"every new agent pod running, not ready, logging {message!r}")
+                    timeout_s, f"every new pod running, not ready, logging {message!r}")
     return {"pods": describe(pods), "secret": f"{p.namespace}/{p.secret}:{p.key}", "logged": message}
 
 
@@ -98,9 +97,9 @@ def key_revert(target: Target, record: dict[str, Any]) -> None:
     recycle_pods(target, record["namespace"], record["selector"])
 
 
-CONFIG_ERROR = FaultPlugin(kind="config-error", summary="remove a required key from the agents' ConfigMap, "
+CONFIG_ERROR = FaultPlugin(kind="config-error", summary="remove a required key from the pods' ConfigMap, "
                            "recycle the pods", params=ConfigErrorParams, undo=config_undo, inject=config_inject,
                            confirm=config_confirm, revert=config_revert)
-REVOKED_API_KEY = FaultPlugin(kind="revoked-api-key", summary="rotate the agents' API key to one the upstream "
+REVOKED_API_KEY = FaultPlugin(kind="revoked-api-key", summary="rotate the pods' API key to one the upstream "
                               "rejects, recycle the pods", params=RevokedKeyParams, undo=key_undo,
                               inject=key_inject, confirm=key_confirm, revert=key_revert)

@@ -19,11 +19,11 @@ from faults.common import all_pods, describe, recycle_pods, wait_for
 
 
 class ImageParams(BaseModel):
-    namespace: str = "production-agents"
-    workload: str = "deployment/agent-deployment"
-    container: str = "agent"
-    selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
-    image: str = Field("ghcr.io/drillbook/production-agent:1.1.0", description="rolled out, then deleted")
+    namespace: str
+    workload: str = Field(description="deployment/NAME or statefulset/NAME")
+    container: str
+    selector: dict[str, str] = Field(min_length=1, description="the workload's pods")
+    image: str = Field(description="rolled out, then deleted")
     rollout_timeout_s: float = 90
 
 

@@ -20,12 +20,11 @@ from faults.common import all_pods, describe, wait_for
 
 
 class NetworkPolicyParams(BaseModel):
-    namespace: str = "production-agents"
-    name: str = "redis-network-policy"
-    protect: dict[str, str] = Field(default_factory=lambda: {"app": "redis"}, description="pods the policy selects")
-    admit: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent-v2"},
-                                  description="the (wrong) clients it admits")
-    clients: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
+    namespace: str
+    name: str = Field(description="the NetworkPolicy to (re)write")
+    protect: dict[str, str] = Field(min_length=1, description="pods the policy selects (the datastore)")
+    admit: dict[str, str] = Field(min_length=1, description="the (wrong) clients it admits")
+    clients: dict[str, str] = Field(min_length=1, description="the real clients, cut off by it")
 
 
 def policy(p: NetworkPolicyParams) -> dict[str, Any]:
@@ -56,6 +55,7 @@ def revert(target: Target, record: dict[str, Any]) -> None:
     target.delete("NetworkPolicy", record["namespace"], record["name"])
 
 
-FAULT = FaultPlugin(kind="network-policy", summary="a NetworkPolicy that denies the clients' traffic to Redis",
+FAULT = FaultPlugin(kind="network-policy",
+                    summary="a NetworkPolicy that denies the clients' traffic to the pods it protects",
                     params=NetworkPolicyParams, undo=undo, inject=inject, confirm=confirm, revert=revert,
                     requires=frozenset({"network-policy"}))

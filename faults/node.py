@@ -20,9 +20,9 @@ from faults.common import describe, wait_for
 
 
 class NodeFailureParams(BaseModel):
-    namespace: str = "production-agents"
-    selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
-    spare: dict[str, str] = Field(default_factory=lambda: {"app": "redis"}, description="never fail their node")
+    namespace: str
+    selector: dict[str, str] = Field(min_length=1, description="the workload one of whose replicas is lost")
+    spare: dict[str, str] = Field(default_factory=dict, description="never fail a node running these pods")
 
 
 def pick_node(target: Target, p: NodeFailureParams) -> str:

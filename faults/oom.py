@@ -23,12 +23,12 @@ from faults.common import wait_for
 
 
 class OomParams(BaseModel):
-    namespace: str = "production-agents"
-    selector: dict[str, str] = Field(default_factory=lambda: {"app": "production-agent"})
-    load_namespace: str = "drillbook-system"
-    load_configmap: str = "loadgen-config"
-    load_workload: str = "deployment/loadgen"
-    load: dict[str, str] = Field(default_factory=lambda: {"CONTEXT_KB": "8192"},
+    namespace: str
+    selector: dict[str, str] = Field(min_length=1, description="the pods to be OOM-killed")
+    load_namespace: str = Field(description="where the load generator runs")
+    load_configmap: str = Field(description="the load generator's settings")
+    load_workload: str = Field(description="the load generator (deployment/NAME), restarted to take them")
+    load: dict[str, str] = Field(min_length=1,
                                  description="load generator settings whose working set exceeds the limit")
     all_replicas: bool = Field(True, description="wait until every replica has been OOMKilled")
 

@@ -25,8 +25,8 @@ PROBE = ["redis-cli", "SET", "drillbook:probe", "1"]
 
 
 class RedisParams(BaseModel):
-    namespace: str = "production-agents"
-    pod: str = "redis-0"
+    namespace: str
+    pod: str = Field(description="the Redis pod, e.g. redis-0")
 
 
 def _cli(target: Target, p: RedisParams, *args: str) -> str:

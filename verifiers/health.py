@@ -1,22 +1,25 @@
 """Health verifier: is the service really serving again, and does it stay that way?
 
 Recovered means: the workload's rollout is complete (every replica on the current template and ready, no old
-pod left), every replica's ``/health`` answers 200, one end-to-end request goes through a ready endpoint
-(agent → LLM stub → Redis) and comes back 200 with a reply — and all of that holds for a stability window
-with no container restart. A crash-looping pod is Ready for a few seconds between OOM kills; without the
-window and the restart count, that would pass for recovery.
+pod left), every replica's health path answers 200, the spec's end-to-end request goes through a ready
+endpoint and comes back as the spec expects (for the reference agent: agent → LLM stub → Redis, 200 with a
+reply) — and all of that holds for a stability window with no container restart. A crash-looping pod is
+Ready for a few seconds between OOM kills; without the window and the restart count, that would pass for
+recovery.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
-from drills.model import Check, ServiceCheck
+from drills.model import Check, EndToEndRequest, ServiceCheck
 from drills.targets.base import Target, WorkloadRef
 
 
@@ -33,7 +36,7 @@ def replicas_healthy(target: Target, spec: ServiceCheck) -> Check:
     pods = target.pods(spec.namespace, spec.selector)
     ready = [p for p in pods if p.ready]
     bad = []
-    for pod in ready:
+    for pod in ready if spec.health_path is not None else []:
         try:
             code: object = requests.get(f"http://{pod.ip}:{spec.port}{spec.health_path}", timeout=2).status_code
         except requests.RequestException as exc:
@@ -48,24 +51,54 @@ def replicas_healthy(target: Target, spec: ServiceCheck) -> Check:
     return Check(name="replicas-healthy", ok=ok, detail=detail, at=time.time())
 
 
+def _fresh(body: Any) -> Any:
+    """The request body with each ``{uuid}`` in its strings replaced by a new random hex."""
+    if isinstance(body, str):
+        return body.replace("{uuid}", uuid.uuid4().hex[:8]) if "{uuid}" in body else body
+    if isinstance(body, dict):
+        return {k: _fresh(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_fresh(v) for v in body]
+    return body
+
+
+def judge_reply(request: EndToEndRequest, reply: requests.Response) -> str | None:
+    """Why the reply is not what the spec expects, or None when it is."""
+    if reply.status_code != request.expect_status:
+        return f"status {reply.status_code}, expected {request.expect_status}"
+    if request.expect_json_key is not None:
+        try:
+            data = reply.json()
+        except ValueError:
+            return f"body is not JSON, expected a {request.expect_json_key!r} key"
+        if not isinstance(data, dict) or not data.get(request.expect_json_key):
+            return f"no non-empty {request.expect_json_key!r} in the JSON body"
+    if request.expect_body is not None and not re.search(request.expect_body, reply.text):
+        return f"body does not match {request.expect_body!r}"
+    return None
+
+
 def end_to_end(target: Target, spec: ServiceCheck) -> Check:
+    request = spec.request
+    assert request is not None
     endpoints = target.service_endpoints(spec.namespace, spec.service)
     if not endpoints:
         return Check(name="end-to-end-request", ok=False, detail="no ready endpoint", at=time.time())
-    body = {"user_id": "drillbook-probe", "conversation_id": f"drill-{uuid.uuid4().hex[:8]}",
-            "message": "drillbook recovery probe"}
+    what = f"{request.method} {endpoints[0]}{request.path}"
+    body = _fresh(request.body)
     try:
-        reply = requests.post(f"{endpoints[0]}/v1/chat", json=body, timeout=10)
-        ok = reply.status_code == 200 and bool(reply.json().get("reply"))
-        detail = f"POST {endpoints[0]}/v1/chat -> {reply.status_code}"
-    except (requests.RequestException, ValueError) as exc:
-        ok, detail = False, f"POST {endpoints[0]}/v1/chat failed: {exc}"
+        reply = requests.request(request.method, f"{endpoints[0]}{request.path}",
+                                 json=body, timeout=request.timeout_s)
+        problem = judge_reply(request, reply)
+        ok, detail = problem is None, f"{what} -> {reply.status_code}" + (f": {problem}" if problem else "")
+    except requests.RequestException as exc:
+        ok, detail = False, f"{what} failed: {exc}"
     return Check(name="end-to-end-request", ok=ok, detail=detail, at=time.time())
 
 
 def service_recovered(target: Target, spec: ServiceCheck) -> list[Check]:
     checks = [rollout_complete(target, spec), replicas_healthy(target, spec)]
-    if all(c.ok for c in checks) and spec.end_to_end:
+    if all(c.ok for c in checks) and spec.request is not None:
         checks.append(end_to_end(target, spec))
     return checks
 

@@ -38,3 +38,7 @@ def test_alert_rules_or_spec_changes_select_drills() -> None:
 def test_escalation_table_change_selects_every_drill_of_that_runbook_file() -> None:
     table_line = oom().document.escalation[0].line
     assert "agent-down/oom" in select_drills(drills(), {RUNBOOK}, lambda _p: {table_line})
+
+
+def test_a_change_to_the_shared_service_file_selects_every_drill_that_inherits_it() -> None:
+    assert select_drills(drills(), {"drills/catalog/_service.yaml"}, lambda _p: set()) == [d.spec.id for d in drills()]

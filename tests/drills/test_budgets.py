@@ -17,9 +17,13 @@ def seed():  # type: ignore[no-untyped-def]
     return parse_runbook_file(SEED)
 
 
+RECOVERY = {"namespace": "shop", "workload": "deployment/web", "service": "web", "selector": {"app": "web"},
+            "port": 8080}
+
+
 def spec(**extra: object) -> DrillSpec:
     return DrillSpec.model_validate({"id": "agent-down/oom", "runbook_file": "x.md", "runbook": "Agent Down",
-                                     "fault": {"kind": "oom"}, **extra})
+                                     "fault": {"kind": "oom"}, "recovery": RECOVERY, **extra})
 
 
 def test_defaults_come_from_the_escalation_table_and_the_checklist(seed) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,17 @@ fault:
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
+# What the specs above leave out, inherited from the _service.yaml beside them (any spec key but id may be there).
+SHARED = """\
+recovery: {namespace: shop, workload: deployment/web, service: web, selector: {app: web}, port: 8080}
+fault:
+  params: {namespace: shop, selector: {app: web}, load_namespace: load, load_configmap: load-config,
+           load_workload: deployment/load, load: {SIZE_KB: "8192"}}
+"""
+
+
+def write(tmp_path: Path, text: str, shared: str = SHARED) -> Path:
+    (tmp_path / "_service.yaml").write_text(shared)
     path = tmp_path / "drill.yaml"
     path.write_text(text)
     return path
@@ -117,3 +127,52 @@ def test_list_reports_an_unknown_fault_kind_and_a_missing_catalog(tmp_path: Path
     assert f"{path}:6: fault.kind: unknown fault kind 'cosmic-rays'" in result.output.replace("\n", "")
     result = CliRunner().invoke(app, ["list", "--catalog", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "catalog directory not found" in result.output.replace("\n", "")
+
+
+@pytest.mark.parametrize(("shared", "where", "message"), [
+    (SHARED.replace(" port: 8080", ""), "_service.yaml:1", "recovery.port: Field required (say it in the spec or in a "
+                                                          "_service.yaml beside it)"),
+    (SHARED.replace("port: 8080", "port: http"), "_service.yaml:1", "recovery.port: Input should be a valid integer"),
+    (SHARED.replace("deployment/web", "web"), "_service.yaml:1", "recovery.workload: Value error, expected "
+                                                                  "deployment/NAME or statefulset/NAME"),
+    (SHARED.replace("load_workload: deployment/load, ", ""), "drill.yaml:7", "fault.params.load_workload: Field "
+                                                                              "required"),
+    ("id: x/y\n", "_service.yaml:1", "id: belongs in each drill spec"),
+    (SHARED.replace("port: 8080", "port: 8080, request: {path: /, expect_body: '(('}"), "_service.yaml:1",
+     "recovery.request.expect_body: Value error, not a regular expression"),
+])
+def test_what_the_service_must_say_is_required_and_reported_where_it_is(
+        tmp_path: Path, shared: str, where: str, message: str) -> None:
+    path = write(tmp_path, GOOD, shared)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value).startswith(f"{tmp_path}/{where}: "), str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_a_spec_inherits_the_nearest_service_file_and_wins_over_it(tmp_path: Path) -> None:
+    (tmp_path / "_service.yaml").write_text(SHARED + "series: [{name: up, expr: up}]\n")
+    (tmp_path / "agent-down").mkdir()
+    path = tmp_path / "agent-down" / "oom.yaml"
+    path.write_text(GOOD + "recovery: {replicas: 3, health_path: /healthz}\n")
+    (spec,) = load_catalog(tmp_path)  # _service.yaml itself is not a drill
+    assert spec.shared == str(tmp_path / "_service.yaml")
+    assert (spec.recovery.service, spec.recovery.replicas, spec.recovery.health_path) == ("web", 3, "/healthz")
+    assert [q.expr for q in spec.series] == ["up"] and spec.fault.params["load"] == {"SIZE_KB": "8192"}
+
+
+def test_a_spec_without_a_service_file_must_say_everything(tmp_path: Path) -> None:
+    path = tmp_path / "drill.yaml"
+    path.write_text(GOOD)
+    with pytest.raises(SpecError, match=rf"{path}:1: recovery: Field required"):
+        load_spec(path)
+
+
+def test_the_catalog_keeps_no_reference_app_default() -> None:
+    """Every reference value is in the catalog's own files: a spec for another service inherits none of it."""
+    from drills.model import DrillSpec, ServiceCheck
+
+    for name, field in ServiceCheck.model_fields.items():
+        assert "production" not in repr(field.default) and "agent" not in repr(field.default), name
+    assert DrillSpec.model_fields["series"].default_factory is not None
+    assert DrillSpec.model_fields["series"].default_factory() == []  # type: ignore[call-arg]

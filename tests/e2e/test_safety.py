@@ -70,9 +70,10 @@ def planted_catalog(tmp_path: Path, revoked: str) -> Path:
                 steps=[{"contains": "create secret generic"}, {"contains": "rollout restart"},
                        {"contains": "get secret agent-secrets"}],
                 budgets={"mitigate_s": 0.001})
-    spec["fault"]["params"] = {"revoked_value": revoked}
+    spec["fault"]["params"]["revoked_value"] = revoked
     catalog = tmp_path / "catalog"
     catalog.mkdir()
+    (catalog / "_service.yaml").write_text((CATALOG_DIR / "_service.yaml").read_text())  # the recovery block
     (catalog / "planted.yaml").write_text(yaml.safe_dump(spec))
     return catalog
 

@@ -1,0 +1,113 @@
+"""The runner's edge paths, on an in-memory target (tests/fakes.py), without root.
+
+The drill is the documented example (examples/checkout): ``config-error`` drops DATABASE_URL, every replica
+crash-loops, CheckoutDown fires, the runbook's kubectl steps put the key back and restart the Deployment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drills.journal import Journal
+from drills.model import AbortCondition, Budgets, DrillResult, StepSelector, Verdict
+from drills.runner import RunContext, run_drill
+from drills.specs import load_spec, resolve
+from drills.targets.base import Target
+from tests.fakes import FakeTarget, checkout_app, http_server, prometheus
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "checkout" / "drills" / "checkout-down" / \
+    "database-url-missing.yaml"
+QUICK = Budgets(detect_s=10, confirm_s=10, overrun_s=5, stable_s=0.3, step_timeout_s=20)
+
+
+@dataclass
+class World:
+    target: FakeTarget
+    app_port: int
+    journal: Journal
+    queries: list[Callable[[str], list[dict[str, Any]]]]
+
+    def run(self, **update: Any) -> DrillResult:
+        spec = load_spec(EXAMPLE)
+        recovery = spec.recovery.model_copy(update={"port": self.app_port})
+        spec = spec.model_copy(update={"recovery": recovery, "budgets": QUICK, "abort": [], **update})
+        assert isinstance(self.target, Target)  # the fake keeps up with the protocol
+        return run_drill(resolve(spec), RunContext(target=self.target, journal=self.journal, steady_timeout_s=10))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    holder: list[FakeTarget] = []
+    queries: list[Callable[[str], list[dict[str, Any]]]] = [lambda expr: []]
+    with ExitStack() as stack:
+        app = stack.enter_context(http_server(checkout_app(lambda: holder[0])))
+        prom = stack.enter_context(http_server(prometheus(lambda: holder[0], lambda expr: queries[0](expr))))
+        holder.append(FakeTarget(tmp_path / "target", app_url=app, prometheus=prom))
+        yield World(holder[0], int(app.rsplit(":", 1)[1]), Journal(tmp_path / "journal.json"), queries)
+
+
+def names(result: DrillResult) -> list[str]:
+    return [c.name for c in result.checks]
+
+
+def test_the_example_drill_passes_on_the_fake_target(world: World) -> None:
+    result = world.run()
+    assert result.verdict == Verdict.PASSED, (result.reason, result.failed_checks)
+    assert {"alert-fired:CheckoutDown", "within-budget:detect", "service-recovered:end-to-end-request",
+            "alert-resolved:CheckoutDown", "within-target", "within-budget:resolve"} <= set(names(result))
+    assert [s.status for s in result.steps] == ["ran", "ran", "not-selected"]
+    assert world.target.unknown == [] and world.target.config["DATABASE_URL"].startswith("postgres://")
+    assert world.journal.entries() == []
+
+
+def test_a_drill_that_expects_no_alert_has_no_detection_to_judge(world: World) -> None:
+    result = world.run(expect_alerts=[])
+    assert result.verdict == Verdict.PASSED, (result.reason, result.failed_checks)
+    assert not [n for n in names(result) if n.startswith(("alert-fired", "within-budget:detect", "alert-resolved"))]
+    assert [b.phase for b in result.budgets] == ["mitigate", "recover", "resolve"] and result.ttd_s is None
+    fired = {a.name: a for a in result.alerts}["CheckoutDown"]  # it fired anyway: recorded, not expected
+    assert fired.firing_at is not None and not fired.expected
+
+
+@pytest.mark.parametrize(("resolve_s", "judged"), [(3600.0, False), (0.5, True)])
+def test_a_resolution_budget_beyond_the_measurement_is_not_judged(world: World, resolve_s: float,
+                                                                  judged: bool) -> None:
+    # Only the restart runs, not the patch that puts the key back: the service never recovers.
+    spec_budgets = QUICK.model_copy(update={"recover_s": 0.5, "resolve_s": resolve_s, "overrun_s": 0.0})
+    result = world.run(steps=[StepSelector(contains="rollout restart")], budgets=spec_budgets)
+    assert result.verdict == Verdict.FAILED
+    assert "within-target" in result.failed_checks and result.ttr_s is None
+    assert [s.status for s in result.steps] == ["not-selected", "ran", "not-selected"]
+    not_judged = [f for f in result.findings if f.startswith("resolution budget (3600s) not judged")]
+    if judged:
+        assert "within-budget:resolve" in result.failed_checks and not not_judged
+    else:
+        assert "within-budget:resolve" not in names(result) and not_judged, result.findings
+    assert world.target.ready_pods() == world.target.replicas  # the revert still put the service back
+
+
+def test_an_abort_condition_that_trips_as_the_drill_stops_still_fails_it(world: World) -> None:
+    """The guard's query answers true only after the service recovered and the drill began stopping the
+    guard: no signal is sent any more (nothing left to interrupt), but the trip must not go unreported."""
+
+    def late(expr: str) -> list[dict[str, Any]]:
+        if not world.target.recovered.is_set():
+            return []
+        time.sleep(2.5)  # the runner stops the guard well within this (its own query timeout is 5s)
+        return [{"metric": {}, "value": [time.time(), "7"]}]
+
+    world.queries[0] = late
+    abort = [AbortCondition(expr="storefront_errors > 5", description="storefront failing")]
+    result = world.run(abort=abort)
+    assert result.verdict == Verdict.ERROR
+    assert result.failed_checks == ["abort-condition"], result.failed_checks
+    tripped = next(c for c in result.checks if c.name == "abort-condition")
+    assert "storefront failing" in tripped.detail and "value 7" in tripped.detail
+    assert result.ttr_s is not None  # it recovered: only the guard failed it
