@@ -132,14 +132,15 @@ class Spawner:
         return proc
 
 
-def wait_http(proc: Proc, path: str, timeout: float = 15.0) -> None:
-    """Block until ``proc`` answers ``path`` over HTTP (any status), or fail with its log."""
+def wait_http(proc: Proc, path: str, timeout: float = 45.0) -> None:
+    """Block until ``proc`` answers ``path`` over HTTP (any status), or fail with its log. Generous: at load 10
+    on two cores a starting agent took over 15 s to answer, each try cut at 1 s (a start-up wait, not a check)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
             raise RuntimeError(f"{proc.name} exited early (rc={proc.popen.returncode}):\n{proc.log()}")
         try:
-            requests.get(proc.url + path, timeout=1).close()
+            requests.get(proc.url + path, timeout=5).close()
             return
         except requests.RequestException:
             time.sleep(0.05)
