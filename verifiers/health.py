@@ -33,13 +33,15 @@ def replicas_healthy(target: Target, spec: ServiceCheck) -> Check:
     pods = target.pods(spec.namespace, spec.selector)
     ready = [p for p in pods if p.ready]
     bad = []
-    for pod in ready:
-        try:
-            code: object = requests.get(f"http://{pod.ip}:{spec.port}{spec.health_path}", timeout=2).status_code
-        except requests.RequestException as exc:
-            code = type(exc).__name__
-        if code != 200:
-            bad.append(f"{pod.name}: {code}")
+    with target.http() as http:
+        for pod in ready:
+            url = target.pod_url(spec.namespace, pod.name, spec.port) + spec.health_path
+            try:
+                code: object = http.get(url, timeout=2).status_code
+            except requests.RequestException as exc:
+                code = type(exc).__name__
+            if code != 200:
+                bad.append(f"{pod.name}: {code}")
     ok = len(ready) >= spec.replicas and not bad
     detail = f"{len(ready)}/{spec.replicas} replicas ready" + (f"; unhealthy: {', '.join(bad)}" if bad else "")
     not_ready = [f"{p.name} ({p.waiting_reason or p.phase})" for p in pods if not p.ready]
@@ -49,17 +51,19 @@ def replicas_healthy(target: Target, spec: ServiceCheck) -> Check:
 
 
 def end_to_end(target: Target, spec: ServiceCheck) -> Check:
-    endpoints = target.service_endpoints(spec.namespace, spec.service)
-    if not endpoints:
-        return Check(name="end-to-end-request", ok=False, detail="no ready endpoint", at=time.time())
+    """Through the Service (the API server's service proxy picks a ready endpoint, 503 when there is none)."""
+    base = target.service_url(spec.namespace, spec.service, spec.port)
     body = {"user_id": "drillbook-probe", "conversation_id": f"drill-{uuid.uuid4().hex[:8]}",
             "message": "drillbook recovery probe"}
     try:
-        reply = requests.post(f"{endpoints[0]}/v1/chat", json=body, timeout=10)
+        with target.http() as http:
+            reply = http.post(f"{base}/v1/chat", json=body, timeout=10)
         ok = reply.status_code == 200 and bool(reply.json().get("reply"))
-        detail = f"POST {endpoints[0]}/v1/chat -> {reply.status_code}"
+        detail = f"POST {base}/v1/chat -> {reply.status_code}"
+        if reply.status_code != 200:  # e.g. the API server's 503 "no endpoints available for service ..."
+            detail += f": {reply.text[:300]}"
     except (requests.RequestException, ValueError) as exc:
-        ok, detail = False, f"POST {endpoints[0]}/v1/chat failed: {exc}"
+        ok, detail = False, f"POST {base}/v1/chat failed: {exc}"
     return Check(name="end-to-end-request", ok=ok, detail=detail, at=time.time())
 
 

@@ -15,6 +15,7 @@ import pytest
 import requests
 from kubernetes import client, config
 
+from drills.targets.local import LocalTarget
 from drills.targets.local.apiserver.errors import ApiError
 from drills.targets.local.apiserver.proxy import split_scheme_name_port
 from tests.apiserver.conftest import Api
@@ -176,3 +177,17 @@ def test_names_split_as_the_real_server_splits_them() -> None:
         split_scheme_name_port("ftp:prometheus:1")
     with pytest.raises(ApiError):
         split_scheme_name_port(":80")
+
+
+def test_local_target_reaches_services_and_pods_through_its_kubeconfig(
+        api: Api, backend: tuple[int, dict[str, str]]) -> None:
+    port, ips = backend
+    target = LocalTarget(api.root)
+    assert target.prometheus_url() == f"{api.url}/api/v1/namespaces/monitoring/services/prometheus:19090/proxy"
+    with target.http() as http:
+        via_service = http.get(target.service_url(NS, "echo", 80) + "/v1/chat?q=1", timeout=10)
+        pod = sorted(ips)[1]
+        via_pod = http.get(target.pod_url(NS, pod, port) + "/health", timeout=10)
+    assert via_service.status_code == 200 and via_service.json()["path"] == "/v1/chat?q=1"
+    assert via_pod.json()["served_by"] == ips[pod]
+    assert "authorization" not in via_service.json()["headers"]  # the token stops at the API server
