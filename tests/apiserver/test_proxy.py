@@ -15,10 +15,12 @@ import pytest
 import requests
 from kubernetes import client, config
 
+from drills.model import ServiceCheck
 from drills.targets.local import LocalTarget
 from drills.targets.local.apiserver.errors import ApiError
 from drills.targets.local.apiserver.proxy import split_scheme_name_port
 from tests.apiserver.conftest import Api
+from verifiers.health import end_to_end, replicas_healthy
 
 NS = "production-agents"
 
@@ -30,7 +32,7 @@ class Echo(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         code = int(self.path[len("/code/"):].split("?")[0]) if self.path.startswith("/code/") else 200
-        payload = json.dumps({"method": self.command, "path": self.path, "body": body,
+        payload = json.dumps({"method": self.command, "path": self.path, "body": body, "reply": "echo",
                               "served_by": self.server.server_address[0],  # type: ignore[index]
                               "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(code)
@@ -191,3 +193,24 @@ def test_local_target_reaches_services_and_pods_through_its_kubeconfig(
     assert via_service.status_code == 200 and via_service.json()["path"] == "/v1/chat?q=1"
     assert via_pod.json()["served_by"] == ips[pod]
     assert "authorization" not in via_service.json()["headers"]  # the token stops at the API server
+
+
+def test_health_checks_go_through_the_proxy_and_name_the_api_servers_answer(
+        api: Api, backend: tuple[int, dict[str, str]]) -> None:
+    port, ips = backend
+    target = LocalTarget(api.root)
+    spec = ServiceCheck(service="echo", port=port, replicas=len(ips))
+    healthy = replicas_healthy(target, spec)
+    assert healthy.ok, healthy.detail
+    # the Service's port is spec.port: a Service "echo" on the backend's port, as production-agent is on 8080
+    api.store.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", "namespace": NS},
+                     "spec": {"selector": {"app": "production-agent"}, "ports": [{"port": port, "targetPort": port}]}})
+    served = end_to_end(target, spec)
+    assert served.ok and f"services/echo:{port}/proxy/v1/chat -> 200" in served.detail, served.detail
+    status = json.loads((api.root / "status.json").read_text())
+    for pod in status["pods"]:
+        if pod["labels"].get("app") == "production-agent":
+            pod["ready"] = False
+    (api.root / "status.json").write_text(json.dumps(status))
+    down = end_to_end(target, spec)
+    assert not down.ok and 'no endpoints available for service \\"echo\\"' in down.detail, down.detail
