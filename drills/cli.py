@@ -363,7 +363,10 @@ def up(sandbox: SandboxOpt = None, profile: ProfileOpt = "fast") -> None:
         tgt.wait_steady(180)
     except DrillbookError as exc:
         _fail(exc, 1)
-    console.print(f"sandbox up at {tgt.root}; Prometheus {tgt.prometheus_url()}")
+    prometheus = tgt.prometheus_url()
+    console.print(f"sandbox up at {tgt.root}; Prometheus through the API server at {prometheus}")
+    path = prometheus[prometheus.index("/api/v1/"):]
+    console.print(f"  (KUBECONFIG=$(drillbook kubeconfig) kubectl get --raw {path}/api/v1/status/buildinfo)")
     console.print(f"kubeconfig: {tgt.kubeconfig}  (KUBECONFIG=$(drillbook kubeconfig) kubectl get pods -A)")
 
 

@@ -93,7 +93,7 @@ def _run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
         result.detection_floor_s = scrape + evaluation + max((for_s.get(a, 0.0) for a in expected), default=0.0)
         if not _steady(target, drill, limits, result, ctx):
             return _finish(result, secrets)
-        guard = AbortGuard(target.prometheus_url(), spec.abort, liveness=target.liveness)
+        guard = AbortGuard(target.prometheus_url(), spec.abort, liveness=target.liveness, session=target.http())
         plan = _Plan(limits, chosen, expected, lasting, guard, secrets)
         _inject_and_verify(drill, ctx, plugin, params, plan, result)
     except PrerequisiteError as exc:
@@ -148,14 +148,15 @@ def _steady(target: Target, drill: ResolvedDrill, limits: Budgets, result: Drill
     def probe() -> list[Check]:
         try:
             active = [f"{a['labels']['alertname']} ({a['state']})"
-                      for a in active_alerts(target.prometheus_url())]
+                      for a in active_alerts(target.prometheus_url(), session=http)]
             alerts = Check(name="no-active-alerts", ok=not active, detail=f"active: {active}" if active else "none")
         except requests.RequestException as exc:
             alerts = Check(name="no-active-alerts", ok=False, detail=f"Prometheus unreachable: {exc}")
         return [*service_recovered(target, spec.recovery), alerts]
 
-    stable = hold(probe, lambda: restarts(target, spec.recovery), limits.stable_s,
-                  time.time() + ctx.steady_timeout_s)
+    with target.http() as http:
+        stable = hold(probe, lambda: restarts(target, spec.recovery), limits.stable_s,
+                      time.time() + ctx.steady_timeout_s)
     detail = "; ".join(c.detail for c in stable.checks if not c.ok) or "; ".join(c.detail for c in stable.checks)
     if not stable.ok:
         result.reason = f"steady state not reached before the fault: {detail}"
@@ -166,7 +167,7 @@ def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.F
                        plan: _Plan, result: DrillResult) -> None:
     spec, target, journal = drill.spec, ctx.target, ctx.journal
     assert result.fault is not None
-    watcher = AlertWatcher(target.prometheus_url()).start()
+    watcher = AlertWatcher(target.prometheus_url(), target.http()).start()
     undo = plugin.undo(target, params)
     snapshot = target.snapshot()
     journal.add(JournalEntry(drill_id=spec.id, target=target.describe(), fault_kind=plugin.kind, undo=undo,
@@ -227,8 +228,9 @@ def _revert(drill: ResolvedDrill, ctx: RunContext, plugin: registry.FaultPlugin,
         if name not in {a.name for a in result.alerts}:
             result.alerts.append(AlertTiming(name=name, expected=True))
     scrape, _ = target.scrape_and_eval_seconds()
-    result.series, problems = series.fetch(target.prometheus_url(), spec.series, t0 - SERIES_LEAD_S,
-                                           result.fault.reverted_at + 2 * scrape, scrape)
+    with target.http() as http:
+        result.series, problems = series.fetch(target.prometheus_url(), spec.series, t0 - SERIES_LEAD_S,
+                                               result.fault.reverted_at + 2 * scrape, scrape, session=http)
     result.findings.extend(problems)
     try:
         target.wait_steady(ctx.steady_timeout_s)

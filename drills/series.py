@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
-from requests import RequestException
+from requests import RequestException, Session
 
 from drills.model import Series, SeriesQuery
 
@@ -17,11 +17,11 @@ def rate_window(scrape_s: float) -> str:
     return f"{max(15, int(4 * scrape_s))}s"
 
 
-def fetch(prometheus_url: str, queries: list[SeriesQuery], start: float, end: float, scrape_s: float) -> \
-        tuple[list[Series], list[str]]:
+def fetch(prometheus_url: str, queries: list[SeriesQuery], start: float, end: float, scrape_s: float,
+          session: Session | None = None) -> tuple[list[Series], list[str]]:
     """Each query's first series over [start, end] at the scrape step; problems are returned, not raised
-    (a missing chart must not change a drill's verdict)."""
-    prom = PrometheusConnect(url=prometheus_url, disable_ssl=True, timeout=10)
+    (a missing chart must not change a drill's verdict). ``session`` reaches ``prometheus_url`` (``Target.http()``)."""
+    prom = PrometheusConnect(url=prometheus_url, session=session or Session(), timeout=10)
     window, step = rate_window(scrape_s), f"{max(1, int(scrape_s))}s"
     series, problems = [], []
     for q in queries:

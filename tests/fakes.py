@@ -145,9 +145,6 @@ class FakeTarget:
             found = next((p for p in self._pods if p.name == pod), None)
         return self.crash_log if found is not None and not self._healthy(found) else ""
 
-    def service_endpoints(self, namespace: str, service: str) -> list[str]:
-        return [self.app_url] if self.ready_pods() else []
-
     def get_config(self, namespace: str, name: str) -> dict[str, str]:
         assert (namespace, name) == (self.namespace, self.configmap)
         return dict(self.config)

@@ -33,8 +33,10 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def active_alerts(prometheus_url: str, timeout_s: float = 2.0) -> list[dict[str, Any]]:
-    reply = requests.get(f"{prometheus_url}/api/v1/alerts", timeout=timeout_s)
+def active_alerts(prometheus_url: str, timeout_s: float = 2.0, session: requests.Session | None = None) -> \
+        list[dict[str, Any]]:
+    """``session``: how ``prometheus_url`` is reached (``Target.http()``: through the API server's proxy)."""
+    reply = (session or requests.Session()).get(f"{prometheus_url}/api/v1/alerts", timeout=timeout_s)
     reply.raise_for_status()
     return list(reply.json()["data"]["alerts"])
 
@@ -42,8 +44,9 @@ def active_alerts(prometheus_url: str, timeout_s: float = 2.0) -> list[dict[str,
 class AlertWatcher:
     """Records alert state transitions from the moment it starts until it is stopped."""
 
-    def __init__(self, prometheus_url: str) -> None:
+    def __init__(self, prometheus_url: str, session: requests.Session | None = None) -> None:
         self.url = prometheus_url
+        self.session = session or requests.Session()  # kept: one connection to the API server, not one a poll
         self.tracks: dict[str, AlertTrack] = {}
         self.errors = 0
         self._lock = threading.Lock()
@@ -58,6 +61,7 @@ class AlertWatcher:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self.session.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(POLL_S):
@@ -65,7 +69,7 @@ class AlertWatcher:
 
     def poll(self) -> None:
         try:
-            alerts = active_alerts(self.url)
+            alerts = active_alerts(self.url, session=self.session)
         except (requests.RequestException, KeyError, ValueError):
             self.errors += 1
             return

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests import RequestException
@@ -28,7 +29,8 @@ from drills.model import AbortCondition
 
 class AbortGuard:
     def __init__(self, prometheus_url: str, conditions: list[AbortCondition], poll_s: float = 1.0,
-                 liveness: Callable[[float], str | None] | None = None, lost_after_s: float = 2.0) -> None:
+                 liveness: Callable[[float], str | None] | None = None, lost_after_s: float = 2.0,
+                 session: requests.Session | None = None) -> None:
         self.conditions = conditions
         self.poll_s = poll_s
         self.tripped: str | None = None
@@ -38,7 +40,8 @@ class AbortGuard:
         self.lost: str | None = None  # "target lost at +X s: why", X from start()
         self.lost_at: float | None = None
         self.started_at = time.time()
-        self._prom = PrometheusConnect(url=prometheus_url, disable_ssl=True, timeout=5)
+        # ``session`` (``Target.http()``) reaches ``prometheus_url`` through the API server
+        self._prom = PrometheusConnect(url=prometheus_url, session=session or requests.Session(), timeout=5)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._main = threading.main_thread().ident
@@ -54,6 +57,7 @@ class AbortGuard:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        self._prom.close()
 
     def _run(self) -> None:
         true_since: dict[int, float] = {}

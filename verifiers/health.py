@@ -36,13 +36,16 @@ def replicas_healthy(target: Target, spec: ServiceCheck) -> Check:
     pods = target.pods(spec.namespace, spec.selector)
     ready = [p for p in pods if p.ready]
     bad = []
-    for pod in ready if spec.health_path is not None else []:
-        try:
-            code: object = requests.get(f"http://{pod.ip}:{spec.port}{spec.health_path}", timeout=2).status_code
-        except requests.RequestException as exc:
-            code = type(exc).__name__
-        if code != 200:
-            bad.append(f"{pod.name}: {code}")
+    health_path = spec.health_path  # without one, readiness alone counts
+    with target.http() as http:
+        for pod in ready if health_path is not None else []:
+            url = target.pod_url(spec.namespace, pod.name, spec.port) + (health_path or "")
+            try:
+                code: object = http.get(url, timeout=2).status_code
+            except requests.RequestException as exc:
+                code = type(exc).__name__
+            if code != 200:
+                bad.append(f"{pod.name}: {code}")
     ok = len(ready) >= spec.replicas and not bad
     detail = f"{len(ready)}/{spec.replicas} replicas ready" + (f"; unhealthy: {', '.join(bad)}" if bad else "")
     not_ready = [f"{p.name} ({p.waiting_reason or p.phase})" for p in pods if not p.ready]
@@ -79,18 +82,19 @@ def judge_reply(request: EndToEndRequest, reply: requests.Response) -> str | Non
 
 
 def end_to_end(target: Target, spec: ServiceCheck) -> Check:
+    """Through the Service (the API server's service proxy picks a ready endpoint, 503 when there is none)."""
     request = spec.request
     assert request is not None
-    endpoints = target.service_endpoints(spec.namespace, spec.service)
-    if not endpoints:
-        return Check(name="end-to-end-request", ok=False, detail="no ready endpoint", at=time.time())
-    what = f"{request.method} {endpoints[0]}{request.path}"
+    base = target.service_url(spec.namespace, spec.service, spec.port)
+    what = f"{request.method} {base}{request.path}"
     body = _fresh(request.body)
     try:
-        reply = requests.request(request.method, f"{endpoints[0]}{request.path}",
-                                 json=body, timeout=request.timeout_s)
+        with target.http() as http:
+            reply = http.request(request.method, f"{base}{request.path}", json=body, timeout=request.timeout_s)
         problem = judge_reply(request, reply)
         ok, detail = problem is None, f"{what} -> {reply.status_code}" + (f": {problem}" if problem else "")
+        if reply.status_code != request.expect_status:  # e.g. the API server's 503 "no endpoints available"
+            detail += f"; {reply.text[:300]}"
     except requests.RequestException as exc:
         ok, detail = False, f"{what} failed: {exc}"
     return Check(name="end-to-end-request", ok=ok, detail=detail, at=time.time())

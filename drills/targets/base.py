@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import requests
+
 
 @dataclass(frozen=True)
 class WorkloadRef:
@@ -85,9 +87,6 @@ class Target(Protocol):
     def logs(self, namespace: str, pod: str, previous: bool = False, tail: int = 200) -> str:
         """``kubectl logs POD [--previous] --tail N`` (the pod's single container)."""
 
-    def service_endpoints(self, namespace: str, service: str) -> list[str]:
-        """Base URLs of the ready endpoints behind a Service (``kubectl get endpoints``)."""
-
     def get_config(self, namespace: str, name: str) -> dict[str, str]:
         """``kubectl get configmap NAME -o jsonpath={.data}``."""
 
@@ -146,7 +145,18 @@ class Target(Protocol):
         """``kubectl drain --ignore-daemonsets --delete-emptydir-data``, honouring PodDisruptionBudgets."""
 
     def prometheus_url(self) -> str:
-        """Base URL of the Prometheus that evaluates the alert rules."""
+        """Base URL of the Prometheus that evaluates the alert rules, reached with :meth:`http`."""
+
+    def http(self) -> requests.Session:
+        """A session authenticated to the API server as the kubeconfig says (bearer token or client
+        certificate, verified against the cluster's CA): what every URL below is fetched with."""
+
+    def service_url(self, namespace: str, service: str, port: int | str) -> str:
+        """Base URL (no trailing slash) of a Service as drillbook reaches it from outside the cluster: the API
+        server's service proxy, ``.../namespaces/NS/services/NAME:PORT/proxy``. Never a pod IP."""
+
+    def pod_url(self, namespace: str, pod: str, port: int | str) -> str:
+        """Base URL of one pod's port through the API server's pod proxy (per-replica health checks)."""
 
     def alert_for_seconds(self) -> dict[str, float]:
         """Each alert rule's ``for:`` in seconds, as loaded into that Prometheus."""

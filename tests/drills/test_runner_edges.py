@@ -72,8 +72,9 @@ def test_a_drill_that_expects_no_alert_has_no_detection_to_judge(world: World) -
     assert result.verdict == Verdict.PASSED, (result.reason, result.failed_checks)
     assert not [n for n in names(result) if n.startswith(("alert-fired", "within-budget:detect", "alert-resolved"))]
     assert [b.phase for b in result.budgets] == ["mitigate", "recover", "resolve"] and result.ttd_s is None
-    fired = {a.name: a for a in result.alerts}["CheckoutDown"]  # it fired anyway: recorded, not expected
-    assert fired.firing_at is not None and not fired.expected
+    # CheckoutDown fires while no replica is ready; the runbook may fix that before the watcher's next poll,
+    # so it may or may not be on record — when it is, it is recorded as not expected.
+    assert all(not a.expected for a in result.alerts), result.alerts
 
 
 @pytest.mark.parametrize(("resolve_s", "judged"), [(3600.0, False), (0.5, True)])

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import requests
+
 from drills.errors import TargetError
 from drills.targets import allowlist
+from drills.targets.apiaccess import ApiAccess
 from drills.targets.base import ExecResult, PodState, WorkloadRef
 from drills.targets.local import cgroups, operations, sandbox
 from drills.targets.local.apiserver import kubeconfig
-from drills.targets.local.apiserver.kubeconfig import kubeconfig_path
+from drills.targets.local.apiserver.kubeconfig import CONTEXT, kubeconfig_path
 from drills.targets.local.config import SandboxConfig
 from drills.targets.local.images import ImageStore, default_images
 from drills.targets.local.infra import PROMETHEUS_PORT
@@ -41,6 +43,7 @@ class LocalTarget:
         self.octet = allowlist.sandbox_octet(octet)
         self.sandbox_name = sandbox_name
         self.store = ObjectStore(self.root)
+        self._api: tuple[int, ApiAccess] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -110,18 +113,25 @@ class LocalTarget:
             return ""
         return "\n".join(files[0].read_text(errors="replace").splitlines()[-tail:])
 
-    def service_endpoints(self, namespace: str, service: str) -> list[str]:
-        try:
-            return list(json.loads((self.root / "endpoints" / f"{namespace}.{service}.json").read_text()))
-        except FileNotFoundError:
-            return []
-
     def prometheus_url(self) -> str:
-        for pod in self.status().get("pods", []):
-            if pod["namespace"] == "monitoring" and pod["name"] == "prometheus-0":
-                return f"http://{pod['podIP']}:{PROMETHEUS_PORT}"
-        ips = json.loads((self.root / "ips.json").read_text())
-        return f"http://{ips['monitoring/prometheus-0']}:{PROMETHEUS_PORT}"
+        return self.service_url("monitoring", "prometheus", PROMETHEUS_PORT)
+
+    # -- reaching Services and pods: through the embedded API server's proxy, never by pod IP ----------------
+    def _access(self) -> ApiAccess:
+        """The kubeconfig's server and credentials, read again only when ``drillbook up`` rewrote it."""
+        stamp = self.kubeconfig.stat().st_mtime_ns
+        if self._api is None or self._api[0] != stamp:
+            self._api = (stamp, ApiAccess.from_kubeconfig(self.kubeconfig, CONTEXT))
+        return self._api[1]
+
+    def http(self) -> requests.Session:
+        return self._access().session()
+
+    def service_url(self, namespace: str, service: str, port: int | str) -> str:
+        return self._access().service_url(namespace, service, port)
+
+    def pod_url(self, namespace: str, pod: str, port: int | str) -> str:
+        return self._access().pod_url(namespace, pod, port)
 
     def alert_for_seconds(self) -> dict[str, float]:
         return alert_for_seconds(profiled_rules(self.config))

@@ -69,7 +69,8 @@ def parse_path(path: str) -> Target | None:
     if rest[0] == "namespaces" and len(rest) >= 3 and (group, version, rest[2]) in resources.BY_PATH:
         namespace, rest = rest[1], rest[2:]
     res = resources.BY_PATH.get((group, version, rest[0]))
-    if res is None or len(rest) > 3:
+    # a proxy subresource carries the backend's path after it (``services/NAME:PORT/proxy/api/v1/...``)
+    if res is None or (len(rest) > 3 and rest[2] != "proxy"):
         raise ApiError(404, "the server could not find the requested resource")
     return Target(res, namespace, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None)
 
@@ -411,7 +412,8 @@ def grace_period(query: Mapping[str, str], options: Any) -> int | None:
 
 # -- dispatch ---------------------------------------------------------------------------------------------
 def make_app(cluster: Cluster, token: str, extensions: dict[str, Extension] | None = None) -> web.Application:
-    """The application; ``extensions`` serve subresources by name (``log``, ``exec``, ``eviction``, ``scale``)."""
+    """The application; ``extensions`` serve subresources by name (``log``, ``exec``, ``eviction``, ``scale``,
+    ``proxy``)."""
     app = web.Application(middlewares=[status_errors, auth(token)], client_max_size=MAX_BODY + 1024)
     app[CLUSTER] = cluster
     handlers = extensions or {}

@@ -1,4 +1,4 @@
-"""Pod and workload subresources: ``log``, ``exec``, ``eviction`` and ``scale``.
+"""Pod and workload subresources: ``log``, ``exec``, ``eviction`` and ``scale`` (``proxy``: :mod:`.proxy`).
 
 Each maps the API's request onto the sandbox: logs are the container's log files the controller writes;
 exec runs the command on the host as the pod would (:mod:`drills.targets.local.podexec` rewrites addresses and
@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from drills.targets.local import operations, podexec
-from drills.targets.local.apiserver import streams
+from drills.targets.local.apiserver import proxy, streams
 from drills.targets.local.apiserver.app import CLUSTER, Extension, Target, body_of, get_one, grace_period, json_response
 from drills.targets.local.apiserver.cluster import Cluster
 from drills.targets.local.apiserver.errors import ApiError
@@ -28,7 +28,7 @@ from drills.targets.local.store import Obj
 
 
 def extensions() -> dict[str, Extension]:
-    return {"log": _log, "exec": _exec, "eviction": _eviction, "scale": _scale}
+    return {"log": _log, "exec": _exec, "eviction": _eviction, "scale": _scale, **proxy.extensions()}
 
 
 def _container(pod: Obj, name: str | None) -> Obj:
