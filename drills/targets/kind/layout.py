@@ -59,9 +59,34 @@ def manifest_files() -> list[Path]:
     return sorted(MANIFESTS.glob("*.yaml")) + sorted(ADDONS.glob("*.yaml"))
 
 
+REDIS_DATA_LIMIT = "64Mi"
+
+
+def redis_data_in_memory(doc: Obj) -> Obj:
+    """Redis's ``redis-data`` volume as a memory-backed emptyDir with a ``sizeLimit``, instead of the PVC.
+
+    The one change kind makes to the reference manifests, and why: kind's local-path volumes are host
+    directories that enforce no capacity, so the disk-full fault (which writes until ENOSPC) would fill the
+    node's, i.e. the CI runner's, disk and Redis would never see its own volume full. A memory-backed
+    emptyDir is a tmpfs sized to min(sizeLimit, memory limit), so ENOSPC comes at 64 MiB; its files count
+    against Redis's 512Mi memory limit, which leaves room for the data (else "disk full" becomes OOMKilled).
+    The cost: Redis's RDB file does not survive a pod deletion on kind (it does on the embedded cluster).
+    """
+    if doc.get("kind") != "StatefulSet" or doc["metadata"]["name"] != "redis":
+        return doc
+    out = yaml.safe_load(yaml.safe_dump(doc))
+    claims = out["spec"].pop("volumeClaimTemplates", [])
+    if [c["metadata"]["name"] for c in claims] != ["redis-data"]:
+        raise ValueError(f"redis StatefulSet: expected one claim template 'redis-data', got {claims}")
+    out["spec"]["template"]["spec"].setdefault("volumes", []).append(
+        {"name": "redis-data", "emptyDir": {"medium": "Memory", "sizeLimit": REDIS_DATA_LIMIT}})
+    return dict(out)
+
+
 def documents() -> list[Obj]:
     """Every object ``up`` applies, namespaces first so one ``kubectl apply`` can create them all."""
-    docs = [doc for path in manifest_files() for doc in load_documents(path)] + [rules_configmap()]
+    docs = [redis_data_in_memory(doc) for path in manifest_files() for doc in load_documents(path)]
+    docs.append(rules_configmap())
     return sorted(docs, key=lambda d: d.get("kind") != "Namespace")  # stable: keeps the files' order otherwise
 
 

@@ -67,17 +67,16 @@ class KindProvider:
         return {"kind": tools.kind_version(), "docker": tools.docker_server_version()}
 
     def capabilities(self) -> set[str]:
-        """What faults may rely on. Deliberately absent:
+        """What faults may rely on.
 
-        - ``tmpfs`` (the redis disk-full fault's need): kind's local-path volumes do not enforce a size, so
-          Redis would never see ENOSPC. The size-enforcing choice on kind is a memory-backed emptyDir with a
-          ``sizeLimit`` (and a memory limit sized above it, or "disk full" turns into OOMKilled); the reference
-          StatefulSet uses a PVC, so the fault needs a kind-specific volume before this can be claimed.
-
-        ``network-policy`` is claimed because kindnet enforces NetworkPolicy (kind >= v0.24), but fail-open:
-        a drill relying on it must first prove that a denied connection really is denied.
+        - ``tmpfs``: kind's local-path volumes enforce no capacity, so Redis's data volume is a memory-backed
+          emptyDir with a 64Mi ``sizeLimit`` on kind (:func:`layout.redis_data_in_memory`): a size-enforcing
+          tmpfs, the disk-full fault's need.
+        - ``network-policy``: kindnet enforces NetworkPolicy (kind >= v0.24), but fail-open: a drill relying
+          on it must first prove that a denied connection really is denied.
+        - ``memory-limits``: real cgroups in the node containers; ``node-failure``, ``image-removal``: below.
         """
-        return {"memory-limits", "network-policy", "node-failure", "image-removal"}
+        return {"memory-limits", "tmpfs", "network-policy", "node-failure", "image-removal"}
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def exists(self) -> bool:

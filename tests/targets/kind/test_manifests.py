@@ -92,3 +92,17 @@ def test_prometheus_mounts_the_generated_rules_and_reads_them() -> None:
 def test_metrics_server_skips_kubelet_tls_verification_on_kind() -> None:
     deploy = next(d for d in DOCS if d["kind"] == "Deployment" and d["metadata"]["name"] == "metrics-server")
     assert "--kubelet-insecure-tls" in deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_redis_data_is_a_size_enforcing_memory_volume_on_kind() -> None:
+    reference = next(d for d in layout.load_documents(layout.MANIFESTS / "production-agents.yaml")
+                     if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "redis")
+    assert reference["spec"]["volumeClaimTemplates"]  # the reference keeps its PVC; only kind swaps it
+    redis = next(d for d in DOCS if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "redis")
+    assert "volumeClaimTemplates" not in redis["spec"]
+    volume, = [v for v in redis["spec"]["template"]["spec"]["volumes"] if v["name"] == "redis-data"]
+    assert volume["emptyDir"] == {"medium": "Memory", "sizeLimit": "64Mi"}
+    limit = redis["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    assert limit == "512Mi"  # tmpfs files count against it: it must stay well above the 64Mi volume
+    others = [d for d in DOCS if d is not redis]
+    assert all(layout.redis_data_in_memory(d) is d for d in others)
