@@ -5,7 +5,8 @@ stdin, for kubectl) as one JSON line to ``calls.jsonl``; shared state (clusters,
 built images, paused containers) lives in ``state.json``, so the fakes answer like the real tools would:
 ``kind get clusters`` lists what ``kind create cluster`` made, ``kind load`` fails for an image
 ``docker build`` never tagged, ``crictl rmi`` fails for an image a node does not have, ...
-The answers' formats follow the real tools (kind v0.31, Docker 27): only the parts drillbook reads.
+The answers are modelled on the real tools (kind v0.31, Docker 27) from their documentation and source, only
+the parts drillbook reads; they were not compared against the real binaries (none can run here).
 """
 
 from __future__ import annotations
