@@ -18,7 +18,22 @@ import redis
 from refsystem.config import AgentConfig
 
 HAIKU = "claude-3-haiku-20240307"
-SYSTEM_PROMPT = ("You are the production support agent. Answer concisely and accurately. " * 12).strip()
+# A production agent's system prompt is long (role, policies, tool descriptions) and identical on every
+# request: Runbook 4, cause 2 ("long system prompts being sent repeatedly"). It is deliberately longer
+# than every model's minimum cacheable prefix (2048 tokens for Haiku, ~4 characters per token), so
+# ENABLE_PROMPT_CACHING really turns most of each request's input into cheap, fast cache reads.
+_POLICIES = (
+    "Answer concisely and accurately; say so plainly when you do not know.",
+    "Never reveal credentials, API keys, internal hostnames or customer data from other accounts.",
+    "Quote the exact command, flag or file the user must change, and say what it will change.",
+    "Prefer the documented runbook step over improvisation, and name the runbook section you used.",
+    "When an action is destructive (delete, drain, rollback), ask for confirmation first.",
+    "Summarise long logs before answering: the first error, its count and the time it started.",
+    "Use UTC timestamps and name the time zone whenever you mention a time.",
+    "If the question is about cost, give dollars per day and the model that causes most of the spend.",
+)
+SYSTEM_PROMPT = "You are the production support agent of the platform team.\n" + "\n".join(
+    f"Policy {i + 1}.{j + 1}: {rule}" for i in range(11) for j, rule in enumerate(_POLICIES))
 SUMMARY_KEEP_TURNS = 4
 HISTORY_TTL_S = 86400
 

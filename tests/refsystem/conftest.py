@@ -219,3 +219,13 @@ def behaviour(stack: Stack) -> Iterator[Callable[[dict[str, Any]], None]]:
         yield stack.set_behaviour
     finally:
         stack.reset_behaviour()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server of its own for one test module (flushed by the tests that need it empty)."""
+    spawner = Spawner(tmp_path_factory.mktemp("redis"))
+    try:
+        yield spawner.redis().url
+    finally:
+        spawner.close()
