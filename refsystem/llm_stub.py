@@ -219,10 +219,10 @@ class Handler(JSONHandler):
     def send_error_json(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
         """The Anthropic error envelope (which the SDK parses into its exception classes), request id included."""
         rid = f"req_stub_{uuid.uuid4().hex[:24]}"
+        if self.route == "/v1/messages":  # counted before answering, so a client never sees an uncounted call
+            self.stub.meter.requests.labels(str(status)).inc()
         self.send_json(status, {"type": "error", "error": {"type": kind, "message": message}, "request_id": rid},
                        {"request-id": rid, **(headers or {})})
-        if self.route == "/v1/messages":
-            self.stub.meter.requests.labels(str(status)).inc()
 
     def _api_key(self, beh: Behaviour) -> str | None:
         """The caller's key if valid: ``x-api-key`` (the documented header) or ``Authorization: Bearer``."""

@@ -132,7 +132,7 @@ class Spawner:
         return proc
 
 
-def wait_http(proc: Proc, path: str, timeout: float = 15.0) -> None:
+def wait_http(proc: Proc, path: str, timeout: float = 60.0) -> None:
     """Block until ``proc`` answers ``path`` over HTTP (any status), or fail with its log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
