@@ -18,22 +18,7 @@ import redis
 from refsystem.config import AgentConfig
 
 HAIKU = "claude-3-haiku-20240307"
-# A production agent's system prompt is long (role, policies, tool descriptions) and identical on every
-# request: Runbook 4, cause 2 ("long system prompts being sent repeatedly"). It is deliberately longer
-# than every model's minimum cacheable prefix (2048 tokens for Haiku, ~4 characters per token), so
-# ENABLE_PROMPT_CACHING really turns most of each request's input into cheap, fast cache reads.
-_POLICIES = (
-    "Answer concisely and accurately; say so plainly when you do not know.",
-    "Never reveal credentials, API keys, internal hostnames or customer data from other accounts.",
-    "Quote the exact command, flag or file the user must change, and say what it will change.",
-    "Prefer the documented runbook step over improvisation, and name the runbook section you used.",
-    "When an action is destructive (delete, drain, rollback), ask for confirmation first.",
-    "Summarise long logs before answering: the first error, its count and the time it started.",
-    "Use UTC timestamps and name the time zone whenever you mention a time.",
-    "If the question is about cost, give dollars per day and the model that causes most of the spend.",
-)
-SYSTEM_PROMPT = "You are the production support agent of the platform team.\n" + "\n".join(
-    f"Policy {i + 1}.{j + 1}: {rule}" for i in range(11) for j, rule in enumerate(_POLICIES))
+SYSTEM_PROMPT = ("You are the production support agent. Answer concisely and accurately. " * 12).strip()
 SUMMARY_KEEP_TURNS = 4
 HISTORY_TTL_S = 86400
 
@@ -71,8 +56,26 @@ def build_prompt(cfg: AgentConfig, history: list[Any], message: str) -> tuple[An
             turns = turns[1:]
     while turns and turns[0]["role"] != "user":
         turns = turns[1:]
-    messages = turns + [{"role": "user", "content": message}]
-    if cfg.enable_prompt_caching:  # the static prefix is cached; the changing summary comes after it
-        blocks = [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": {"type": "ephemeral"}}]
-        return blocks + ([{"type": "text", "text": summary}] if summary else []), messages
+    messages: list[dict[str, Any]] = turns + [{"role": "user", "content": message}]
+    if cfg.enable_prompt_caching:
+        return _cache_breakpoints(summary, messages)
     return (f"{SYSTEM_PROMPT}\n\n{summary}" if summary else SYSTEM_PROMPT), messages
+
+
+def _cache_breakpoints(summary: str, messages: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
+    """Mark the prompt for the API's prompt cache, as the provider recommends for multi-turn chat.
+
+    Two breakpoints: the static system prompt, and the last message of the history, so next turn's
+    request (the same history plus one turn) reads everything up to there from the cache. The API only
+    caches a prefix of at least the model's minimum length (1024 tokens for Sonnet), so short
+    conversations are unaffected and long ones - the expensive case of Runbook 4, cause 2 - are billed
+    their history at a tenth of the input price.
+    """
+    system = [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": {"type": "ephemeral"}}]
+    if summary:
+        system.append({"type": "text", "text": summary})
+    if len(messages) > 1:
+        last = messages[-2]
+        messages = [*messages[:-2], {"role": last["role"], "content": [
+            {"type": "text", "text": last["content"], "cache_control": {"type": "ephemeral"}}]}, messages[-1]]
+    return system, messages

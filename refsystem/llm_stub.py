@@ -18,9 +18,10 @@ It behaves like the real API where the runbooks' remediations depend on it:
 * ``error_rate`` of calls fail with ``error_status`` (529 ``overloaded_error`` or 500 ``api_error``)
   after the latency, and a slow or failing upstream opens the agent's circuit breaker;
 * an unknown ``model`` is a 404 ``not_found_error``;
-* prompt caching: ``system`` blocks up to the last one carrying ``cache_control`` form the cached prefix
-  if it is at least the model's minimum cacheable length; billed as ``cache_creation_input_tokens`` the
-  first time and ``cache_read_input_tokens`` for 5 minutes after (:mod:`refsystem.stub_state`);
+* prompt caching: the blocks (system, then messages) up to the last one carrying ``cache_control`` form
+  the cached prefix if it is at least the model's minimum cacheable length; billed as
+  ``cache_creation_input_tokens`` when written and ``cache_read_input_tokens`` when a prefix written in
+  the last 5 minutes is found at a block boundary (:func:`count_input`, :mod:`refsystem.stub_state`);
 * usage is priced per model at list price (cache writes 1.25x, reads 0.1x, :mod:`refsystem.pricing`)
   and served as ``llm_stub_*`` counters on ``GET /metrics`` - the provider's side of the bill.
 
@@ -153,15 +154,6 @@ class Stub:
         return self._last_good
 
 
-def _text_of(content: Any) -> str:
-    """Concatenate the text of a message/system ``content`` (string or list of blocks)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
-    return ""
-
-
 def _ratelimit_headers(adm: Admission) -> dict[str, str]:
     """The ``anthropic-ratelimit-requests-*`` headers (and ``retry-after`` on a refusal)."""
     reset = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=adm.reset_s)
@@ -187,23 +179,42 @@ class Usage:
         return self.input_tokens + self.cache_creation_input_tokens + cached
 
 
-def count_input(stub: Stub, model: str, system: Any, messages: list[Any]) -> Usage:
-    """Count a request's input tokens (~4 characters each) and split off the cached prefix, like the API.
+def _blocks(system: Any, messages: list[Any]) -> list[tuple[str, bool]]:
+    """The prompt as the cache sees it: (text, carries cache_control) per block, system first, in order."""
+    out: list[tuple[str, bool]] = []
+    for content in [system, *(m.get("content") for m in messages if isinstance(m, dict))]:
+        if isinstance(content, str):
+            out.append((content, False))
+        elif isinstance(content, list):
+            out.extend((str(b.get("text", "")), bool(b.get("cache_control"))) for b in content if isinstance(b, dict))
+    return out
 
-    The prefix is the ``system`` blocks up to the last one marked ``cache_control``; it is cached only
-    when it reaches the model's minimum cacheable length, otherwise it is billed as plain input.
+
+def count_input(stub: Stub, model: str, system: Any, messages: list[Any]) -> Usage:
+    """Count a request's input tokens (~4 characters a block) and split off the cached prefix, like the API.
+
+    The cacheable prefix runs to the last block marked ``cache_control`` (system blocks, then message
+    content blocks). It is cached only when it reaches the model's minimum cacheable length. A hit is the
+    longest earlier-written prefix ending at a block boundary up to 20 blocks before that breakpoint (so
+    a conversation's next turn reads the previous turn's prefix); the rest of the prefix is written.
     """
-    prefix_text = ""
-    if isinstance(system, list):
-        marked = [i for i, b in enumerate(system) if isinstance(b, dict) and b.get("cache_control")]
-        prefix_text = _text_of(system[: marked[-1] + 1]) if marked else ""
-    msg_chars = sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict))
-    total = max(1, (msg_chars + len(_text_of(system))) // 4)
-    prefix = len(prefix_text) // 4
-    if prefix < price_of(model).min_cacheable_tokens:
+    blocks = _blocks(system, messages)
+    ends, digest, tokens = [], hashlib.sha256(model.encode()), 0
+    for text, _ in blocks:  # (tokens up to here, hash of the prefix up to here) at every block boundary
+        digest.update(b"\0" + text.encode())
+        tokens += len(text) // 4
+        ends.append((tokens, digest.hexdigest()))
+    total = max(1, tokens)
+    marked = [i for i, (_, mark) in enumerate(blocks) if mark]
+    if not marked or ends[marked[-1]][0] < price_of(model).min_cacheable_tokens:
         return Usage(total, 0, 0)
-    hit = stub.cache.hit(hashlib.sha256(f"{model}\0{prefix_text}".encode()).hexdigest())
-    return Usage(max(1, total - prefix), 0 if hit else prefix, prefix if hit else 0)
+    last = marked[-1]
+    read = next((ends[i][0] for i in range(last, max(-1, last - 20), -1) if stub.cache.seen(ends[i][1])), 0)
+    for i in marked:  # every breakpoint's prefix is written (or refreshed)
+        if ends[i][0] >= price_of(model).min_cacheable_tokens:
+            stub.cache.hit(ends[i][1])
+    write = ends[last][0] - read
+    return Usage(max(1, total - read - write), write, read)
 
 
 class Handler(JSONHandler):

@@ -72,7 +72,14 @@ class PromptCache:
         self._lock = threading.Lock()
         self._seen: dict[str, float] = {}
 
+    def seen(self, key: str, now: float | None = None) -> bool:
+        """True if ``key`` was written or read within the TTL (does not refresh it)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return now - self._seen.get(key, -1e18) < CACHE_TTL_S
+
     def hit(self, key: str, now: float | None = None) -> bool:
+        """Like :meth:`seen`, and (re)writes ``key`` with a fresh TTL either way."""
         now = time.monotonic() if now is None else now
         with self._lock:
             hit = now - self._seen.get(key, -1e18) < CACHE_TTL_S

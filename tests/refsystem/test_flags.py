@@ -20,7 +20,6 @@ from refsystem.conversation import HAIKU, SYSTEM_PROMPT, build_prompt
 from refsystem.cpu import spend_cpu
 from refsystem.limits import Limits, TokenBucket, budget_key
 from refsystem.metrics import Metrics, Reject
-from refsystem.pricing import price_of
 from refsystem.stub_state import RateWindows
 from tests.refsystem.conftest import SONNET
 from tests.refsystem.inprocess import StubThread, agent, chat, config, store_history, stub_thread
@@ -200,20 +199,34 @@ def test_max_history_tokens_caps_the_input_billed(redis_url: str, client: redis.
 
 
 # ----------------------------------------------------------------------------------- ENABLE_PROMPT_CACHING
-def test_prompt_caching_bills_the_system_prompt_at_a_tenth(redis_url: str, client: redis.Redis,
-                                                          stub: StubThread) -> None:
-    assert len(SYSTEM_PROMPT) // 4 >= max(p.min_cacheable_tokens for p in (price_of(SONNET), price_of(HAIKU)))
-    costs = {}
+def test_prompt_caching_bills_a_long_conversation_at_a_tenth(redis_url: str, client: redis.Redis,
+                                                             stub: StubThread) -> None:
+    costs, usages = {}, {}
     for caching in (False, True):
+        user, conv = _ids()
+        store_history(client, conv, turns=10)  # ~2000 tokens of history: above Sonnet's 1024 minimum
         with agent(redis_url, stub.url, enable_prompt_caching=caching) as a:
-            user, conv = _ids()
-            chat(a, user, conv)  # the first call writes the cache entry
+            first = chat(a, user, conv)[1]["usage"]  # writes the prefix up to the end of the history
             before = a.m.registry.get_sample_value("agent_cost_dollars_total", {"model": SONNET}) or 0.0
-            status, body = chat(a, user, _ids()[1])
+            status, body = chat(a, user, conv)  # next turn: the same history plus one turn
             costs[caching] = a.m.registry.get_sample_value("agent_cost_dollars_total", {"model": SONNET}) - before
             assert status == 200
-            assert (body["usage"]["cache_read_input_tokens"] > 0) is caching
-    assert costs[True] < costs[False] / 3
+        usages[caching] = (first, body["usage"])
+    (first, second), (plain, _) = usages[True], usages[False]
+    assert first["cache_creation_input_tokens"] > 2000 and first["cache_read_input_tokens"] == 0
+    assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]  # the old prefix is read
+    assert 0 < second["cache_creation_input_tokens"] < 100  # only the newest turn is written
+    assert plain["cache_creation_input_tokens"] == plain["cache_read_input_tokens"] == 0
+    assert costs[True] < costs[False] / 2
+
+
+def test_short_conversations_are_below_the_minimum_and_not_cached(redis_url: str, client: redis.Redis,
+                                                                  stub: StubThread) -> None:
+    user, conv = _ids()
+    with agent(redis_url, stub.url, enable_prompt_caching=True) as a:
+        for _ in range(3):
+            usage = chat(a, user, conv)[1]["usage"]
+            assert usage["cache_creation_input_tokens"] == usage["cache_read_input_tokens"] == 0
 
 
 # ------------------------------------------------------------------------- ENABLE_MODEL_ROUTING, DEFAULT_MODEL
