@@ -15,5 +15,7 @@ Programs (each configured only by environment variables, each runnable as a "pod
 Shared env parsing and the one-line ``key=value`` logger live in :mod:`refsystem.config`; the HTTP/1.1
 JSON plumbing both servers use lives in :mod:`refsystem.httpjson`. The agent's parts each have a module:
 :mod:`~refsystem.metrics`, :mod:`~refsystem.breaker`, :mod:`~refsystem.context_cache`,
-:mod:`~refsystem.limits`, :mod:`~refsystem.conversation` and :mod:`~refsystem.upstream`.
+:mod:`~refsystem.cpu`, :mod:`~refsystem.limits`, :mod:`~refsystem.conversation` and
+:mod:`~refsystem.upstream`. The stub keeps its provider-side state (per-key rate windows, prompt cache,
+the bill) in :mod:`~refsystem.stub_state`; both sides price usage with :mod:`~refsystem.pricing`.
 """

@@ -14,6 +14,8 @@ Why each piece exists (all modelled on the runbooks in ``/work/shared/seed/incid
   DELIBERATE: it makes the pod's RSS follow the traffic's ``context_kb``, so a too-small cgroup memory
   limit gets the process OOM-killed by the kernel (Runbook 1, cause 1) instead of by a simulation
   (:mod:`refsystem.context_cache`).
+* Each request spends ``REQUEST_CPU_MS`` of real CPU time (:mod:`refsystem.cpu`), so a CPU limit
+  throttles it and more replicas or a higher limit relieve it (Runbook 3, cause 2).
 * ``/health`` fails on Redis PING (1 s socket timeouts, no retries) or a 401 from the background
   credentials check, so "Agent Down"/"Redis Failure" symptoms appear within about a second.
 * ``/metrics`` exposes exactly the metric names the runbooks query (private registry per process,
@@ -33,10 +35,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from refsystem.breaker import CircuitBreaker
+from refsystem.breaker import CircuitBreaker, CircuitOpen
 from refsystem.config import AgentConfig, load_agent_config_or_exit, log
 from refsystem.context_cache import ContextCache
 from refsystem.conversation import build_prompt, choose_model, load_history, remember
+from refsystem.cpu import spend_cpu
 from refsystem.httpjson import JSONHandler, JSONServer
 from refsystem.limits import Limits
 from refsystem.metrics import Metrics, Reject
@@ -79,18 +82,18 @@ class Agent:
         fields["user"] = user
         try:
             budget_key = self.limits.admit(r, user)
-            if self.breaker.state() == "open":
-                if cfg.enable_degraded_mode:
-                    fields["degraded"] = True
-                    return 200, {"reply": DEGRADED_REPLY, "model": None, "degraded": True,
-                                 "usage": {"input_tokens": 0, "output_tokens": 0}}
-                raise Reject(503, "upstream_error", {"error": "circuit_open"})
+            if self.breaker.state() == "open":  # cheap early answer; upstream.call gates half_open probes
+                return self.circuit_open(fields)
             n = cfg.max_history_length * 2
             history = load_history(r, conv, n)
             model = choose_model(cfg, message)
             system, messages = build_prompt(cfg, history, message)
             context = self.cache.assemble(conv, kb)  # held for the whole request, cached afterwards
-            resp = self.upstream.call(model, system, messages)
+            spend_cpu(cfg.request_cpu_ms)  # the request's own CPU work (see refsystem.cpu)
+            try:
+                resp = self.upstream.call(model, system, messages)
+            except CircuitOpen:
+                return self.circuit_open(fields)
             tokens_in, tokens_out, dollars = self.m.spend(model, resp.usage)
             fields.update(model=model, tokens=tokens_in + tokens_out, cost=dollars, context_bytes=len(context))
             text = "".join(getattr(b, "text", "") for b in resp.content)
@@ -109,6 +112,14 @@ class Agent:
             log("ERROR", f"Redis error: {detail}")
             raise Reject(503, "redis_error", {"error": "redis_error", "detail": detail[:200]}) from None
         return 200, {"reply": text, "model": resp.model, "usage": resp.usage.model_dump(exclude_none=True)}
+
+    def circuit_open(self, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The answer when the breaker refuses the call: the canned reply in degraded mode, else a 503."""
+        if not self.cfg.enable_degraded_mode:
+            raise Reject(503, "upstream_error", {"error": "circuit_open"})
+        fields["degraded"] = True
+        return 200, {"reply": DEGRADED_REPLY, "model": None, "degraded": True,
+                     "usage": {"input_tokens": 0, "output_tokens": 0}}
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """Redis PING (bounded by 1 s socket timeouts) + last credentials check; 503 names what failed."""

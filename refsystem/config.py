@@ -130,6 +130,7 @@ class AgentConfig:
     enforce_budget: bool = False
     context_cache_entries: int = 64
     upstream_check_interval: float = 2.0
+    request_cpu_ms: float = 5.0
 
     def redacted(self) -> dict[str, Any]:
         """Config as a dict for the startup log line, with the API key masked."""
@@ -157,6 +158,7 @@ _OPTIONAL: tuple[tuple[str, str, Any, Callable[[str], Any], float | None], ...] 
     ("ENFORCE_BUDGET", "enforce_budget", False, parse_bool, None),
     ("CONTEXT_CACHE_ENTRIES", "context_cache_entries", 64, parse_int, 0),
     ("UPSTREAM_CHECK_INTERVAL", "upstream_check_interval", 2.0, parse_float, 0.05),
+    ("REQUEST_CPU_MS", "request_cpu_ms", 5.0, parse_float, 0),
 )
 
 

@@ -3,7 +3,7 @@
 Why here: the runbooks' alert rules and remediation checks query these exact names
 (``agent_requests_total``, ``agent_errors_total{type}``, ``agent_cost_dollars_total`` ...), so they are
 declared once, next to the list of error types a request can end in (:class:`Reject` carries one) and
-the price table that turns token usage into the dollars the CostSpike alert watches.
+the pricing (:mod:`refsystem.pricing`) that turns token usage into the dollars the CostSpike alert watches.
 
 Each :class:`Metrics` owns a private registry so tests and processes never share counters.
 """
@@ -14,21 +14,20 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from refsystem.pricing import dollars
+
 # Request-latency buckets, shared with the load generator so both sides of a drill bucket alike.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
 ERROR_TYPES = ("upstream_auth", "upstream_rate_limit", "upstream_timeout", "upstream_error", "redis_connection",
                "redis_error", "blocked", "rate_limited", "budget_exceeded", "bad_request", "internal")
-PRICES = {"haiku": (0.25, 1.25), "sonnet": (3.0, 15.0), "opus": (15.0, 75.0)}  # $/M tokens in, out
 
 
 def cost_of(model: str, usage: Any) -> tuple[int, int, float]:
-    """(input tokens incl. cached, output tokens, dollars); cache writes cost 1.25x, reads 0.1x."""
-    p_in, p_out = next((p for k, p in PRICES.items() if k in model), PRICES["sonnet"])
+    """(input tokens incl. cached, output tokens, dollars) at the list prices of :mod:`refsystem.pricing`."""
     plain, out = usage.input_tokens or 0, usage.output_tokens or 0
     c_write = getattr(usage, "cache_creation_input_tokens", 0) or 0
     c_read = getattr(usage, "cache_read_input_tokens", 0) or 0
-    dollars = (plain * p_in + c_write * p_in * 1.25 + c_read * p_in * 0.1 + out * p_out) / 1e6
-    return plain + c_write + c_read, out, dollars
+    return plain + c_write + c_read, out, dollars(model, plain, out, c_write, c_read)
 
 
 class Reject(Exception):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anthropic
 
-from refsystem.breaker import CircuitBreaker
+from refsystem.breaker import CircuitBreaker, CircuitOpen
 from refsystem.config import AgentConfig, log
 from refsystem.metrics import Reject
 
@@ -56,11 +56,27 @@ class Upstream:
             stop.wait(self.cfg.upstream_check_interval)
 
     def call(self, model: str, system: Any, messages: list[dict[str, Any]]) -> Any:
-        """One Messages call; SDK exceptions become Rejects and feed the circuit breaker."""
+        """One Messages call through the circuit breaker; SDK exceptions become Rejects.
+
+        Raises :class:`~refsystem.breaker.CircuitOpen` without calling when the breaker refuses. Every
+        call that was let through records its outcome (or releases its half-open probe), on every path.
+        """
+        if not self.breaker.allow():
+            raise CircuitOpen
+        try:
+            return self._call(model, system, messages)
+        except Reject:
+            raise  # the outcome was recorded
+        except BaseException:
+            self.breaker.release()  # an unexpected error before any outcome: free a half-open probe
+            raise
+
+    def _call(self, model: str, system: Any, messages: list[dict[str, Any]]) -> Any:
         try:
             resp = self.llm.messages.create(model=model, max_tokens=256, system=system,
                                             messages=cast("list[MessageParam]", messages))
         except anthropic.AuthenticationError as exc:  # a config problem, not unavailability: no breaker trip
+            self.breaker.record(True)  # the upstream answered, so it is available
             self.state = ("failed", AUTH_FAILED)
             log("ERROR", AUTH_FAILED, request_id=exc.request_id)
             raise Reject(502, "upstream_auth", {"error": "upstream_auth"}) from None
@@ -73,8 +89,8 @@ class Upstream:
             log("ERROR", "Timeout calling Anthropic API", timeout_s=self.cfg.api_timeout)
             raise Reject(504, "upstream_timeout", {"error": "upstream_timeout"}) from None
         except anthropic.APIError as exc:
-            if not isinstance(exc, anthropic.APIStatusError) or exc.status_code >= 500:
-                self.breaker.record(False)
+            available = isinstance(exc, anthropic.APIStatusError) and exc.status_code < 500
+            self.breaker.record(available)
             log("ERROR", f"Anthropic API error: {type(exc).__name__}: {exc}"[:300])
             raise Reject(502, "upstream_error", {"error": "upstream_error"}) from None
         self.breaker.record(True)

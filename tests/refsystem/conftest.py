@@ -132,7 +132,7 @@ class Spawner:
         return proc
 
 
-def wait_http(proc: Proc, path: str, timeout: float = 45.0) -> None:
+def wait_http(proc: Proc, path: str, timeout: float = 60.0) -> None:
     """Block until ``proc`` answers ``path`` over HTTP (any status), or fail with its log. Generous: at load 10
     on two cores a starting agent took over 15 s to answer, each try cut at 1 s (a start-up wait, not a check)."""
     deadline = time.monotonic() + timeout
@@ -220,3 +220,13 @@ def behaviour(stack: Stack) -> Iterator[Callable[[dict[str, Any]], None]]:
         yield stack.set_behaviour
     finally:
         stack.reset_behaviour()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server of its own for one test module (flushed by the tests that need it empty)."""
+    spawner = Spawner(tmp_path_factory.mktemp("redis"))
+    try:
+        yield spawner.redis().url
+    finally:
+        spawner.close()

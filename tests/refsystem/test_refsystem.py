@@ -93,7 +93,8 @@ def test_stub_speaks_anthropic_wire_format(stack: Stack) -> None:
     no_key = requests.post(stack.stub.url + "/v1/messages", json={}, timeout=3)
     assert no_key.status_code == 401
     assert no_key.json() == {"type": "error", "error": {"type": "authentication_error",
-                                                         "message": "invalid x-api-key"}}
+                                                         "message": "invalid x-api-key"},
+                             "request_id": no_key.headers["request-id"]}
     ok = requests.post(stack.stub.url + "/v1/messages", headers={"x-api-key": STUB_KEY}, timeout=3,
                        json={"model": SONNET, "max_tokens": 16, "messages": [{"role": "user", "content": "x" * 40}]})
     assert ok.status_code == 200 and ok.headers["request-id"]
