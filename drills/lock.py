@@ -74,6 +74,21 @@ def holder_of(lease: client.V1Lease) -> Holder:
                   duration_s=int(spec.lease_duration_seconds or 0))
 
 
+def _died_here(identity: str) -> bool:
+    """Whether the holder ran on this host and its process is gone (a run killed with SIGKILL): its lease need
+    not be waited out. A holder on another host can only expire."""
+    host, _, pid = identity.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class DrillLock:
     """``with DrillLock(api, "agent-down/oom"):`` — held while the block runs, renewed in the background."""
 
@@ -152,9 +167,9 @@ class DrillLock:
                 return self._try_acquire()
             raise
         holder = holder_of(lease)
-        if holder.identity != self.identity and not holder.expired(now):
+        if holder.identity != self.identity and not holder.expired(now) and not _died_here(holder.identity):
             return holder
-        # Expired (its holder died) or already ours: take it over, unless someone else does first.
+        # Expired, its holder died on this host, or already ours: take it over, unless someone else does first.
         meta, _ = _parts(lease)
         lease.spec = self._spec(now)
         meta.annotations = {**(meta.annotations or {}), DRILLS: self.drills}

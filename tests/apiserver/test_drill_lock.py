@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -91,3 +93,24 @@ def test_the_holder_renews_its_lease_while_it_runs(api_client: client.ApiClient)
         assert holder.lost is None
     finally:
         holder.release()
+
+
+def test_a_lease_held_by_a_killed_run_on_this_host_is_taken_over_at_once(api_client: client.ApiClient) -> None:
+    killed = lock(api_client, "agent-down/oom", f"{socket.gethostname()}:{_exited_pid()}")
+    killed.acquire()
+    killed._stop.set()  # SIGKILLed: no release, no renewal, lease far from expiry
+    successor = lock(api_client, "agent-down/oom", "gate:5")
+    successor.acquire()
+    assert lease(api_client).spec.holder_identity == "gate:5"
+    successor.release()
+    elsewhere = lock(api_client, "agent-down/oom", f"another-host:{_exited_pid()}")
+    elsewhere.acquire()
+    with pytest.raises(TargetBusy):  # on another host a dead pid proves nothing: only expiry frees it
+        lock(api_client, "x", "gate:6").acquire()
+    elsewhere.release()
+
+
+def _exited_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

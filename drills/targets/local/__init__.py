@@ -236,11 +236,11 @@ class LocalTarget:
 
     def snapshot(self) -> dict[str, Any]:
         objects = self.store.snapshot()
-        return {k: v for k, v in objects.items() if v["kind"] not in ("ReplicaSet", "PodDeletion")}
+        return {k: v for k, v in objects.items() if v["kind"] not in NOT_DESIRED_STATE}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         with self.store.transaction() as objects:
-            for key in [k for k, v in objects.items() if v["kind"] not in ("ReplicaSet", "PodDeletion")]:
+            for key in [k for k, v in objects.items() if v["kind"] not in NOT_DESIRED_STATE]:
                 if key not in snapshot:
                     del objects[key]
             for key, obj in snapshot.items():
@@ -251,6 +251,10 @@ class LocalTarget:
     def step_environment(self) -> dict[str, str]:
         return sandbox.kubectl_environment(self.root)
 
+
+# What controllers record (ReplicaSets), requests the controller consumes (PodDeletion) and coordination (the
+# drill lock's Lease, held by the run that restores): never part of a drill's snapshot, never restored.
+NOT_DESIRED_STATE = ("ReplicaSet", "PodDeletion", "Lease")
 
 _TOOLS = {"kubectl": (["kubectl", "version", "--client"], r"Client Version: (\S+)"),
           "prometheus": (["prometheus", "--version"], r"prometheus, version (\S+)"),
