@@ -34,10 +34,13 @@ class ExistingProvider:
         """Check that the context's API server answers (drillbook creates nothing here)."""
         from drills.targets.kubernetes.client import Api, ApiError
 
+        api = Api(self._kubeconfig, self.context, timeout_s=UP_TIMEOUT_S)
         try:
-            Api(self._kubeconfig, self.context, timeout_s=UP_TIMEOUT_S).request("GET", "/version")
+            api.request("GET", "/version")
         except ApiError as exc:
             raise TargetError(f"context {self.context!r}: the API server does not answer: {exc}") from exc
+        finally:
+            api.close()
 
     def down(self) -> None:
         raise Unsupported("cluster-lifecycle", f"drillbook did not create context {self.context!r}; it never "

@@ -27,6 +27,7 @@ def k8s(sandbox: LocalTarget) -> Iterator[KubernetesTarget]:
     target = KubernetesTarget(EmbeddedProvider(sandbox.root, sandbox.profile, sandbox.octet, sandbox.sandbox_name))
     target.wait_steady(120)
     yield target
+    target.close()
 
 
 def _pods(target: KubernetesTarget | LocalTarget, selector: dict[str, str]) -> set[tuple[object, ...]]:
@@ -35,7 +36,8 @@ def _pods(target: KubernetesTarget | LocalTarget, selector: dict[str, str]) -> s
 
 
 def test_reads_agree_with_the_local_target(k8s: KubernetesTarget, sandbox: LocalTarget) -> None:
-    assert k8s.liveness() is None and k8s.liveness(since=time.time() - 3600) is None
+    assert k8s.liveness() is None and k8s.liveness(since=time.time()) is None
+    assert "restarted" in (k8s.liveness(since=time.time() - 3600) or "")  # the sandbox started since
     for selector in ({"app": "production-agent"}, {"app": "redis"}):
         assert _pods(k8s, selector) == _pods(sandbox, selector)
     for ref in (AGENT, REDIS):
@@ -106,9 +108,12 @@ def test_writes_converge_and_restore_puts_back_what_changed(k8s: KubernetesTarge
         assert k8s.get_config(NS, "drill-extra") == {"a": "2"}
 
         victim = k8s.pods(NS, {"app": "production-agent"})[0].name
-        k8s.delete_pod(NS, victim)
-        k8s.wait_steady(120)
+        k8s.delete_pod(NS, victim)  # a request, as kubectl delete --wait=false: the controller acts on it
+        deadline = time.monotonic() + 60
+        while victim in {p.name for p in k8s.pods(NS, {"app": "production-agent"})} and time.monotonic() < deadline:
+            time.sleep(0.25)
         assert victim not in {p.name for p in k8s.pods(NS, {"app": "production-agent"})}
+        k8s.wait_steady(120)
 
         k8s.cordon(WORKER)
         assert sandbox.store.require("Node", None, WORKER)["spec"]["unschedulable"] is True

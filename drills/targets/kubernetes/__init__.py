@@ -62,7 +62,13 @@ class KubernetesTarget:
 
     def ensure_up(self) -> None:
         self.provider.up()
-        self.__dict__.pop("api", None)  # a new cluster may have a new token and CA
+        self.close()  # a new cluster may have a new token and CA
+
+    def close(self) -> None:
+        """Close the API connections (a later call opens new ones)."""
+        api = self.__dict__.pop("api", None)
+        if api is not None:
+            api.close()
 
     def down(self) -> None:
         self.provider.down()
@@ -212,9 +218,8 @@ class KubernetesTarget:
             raise ApiError.from_exception(exc, f"exec {namespace}/{pod}") from exc
         try:
             ws.run_forever(timeout=timeout_s)
-            timed_out = ws.is_open()
+            code = None if ws.is_open() else ws.returncode  # before read_all(), which clears every channel
             output = ws.read_all()
-            code = None if timed_out else ws.returncode
         finally:
             ws.close()
         if code is None:

@@ -9,6 +9,7 @@ becomes :class:`ApiError`, keeping its ``Status`` reason, code and message.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,14 @@ class Api:
         self.core = client.CoreV1Api(self.client)
         self.apps = client.AppsV1Api(self.client)
         self.policy = client.PolicyV1Api(self.client)
+        self.background: list[threading.Thread] = []  # watches still ending their last round
+
+    def close(self) -> None:
+        """Let the watches end, then close every connection (unclosed sockets are a leak, and a warning)."""
+        for thread in self.background:
+            thread.join(timeout=15)
+        self.background.clear()
+        self.client.close()
 
     @property
     def configuration(self) -> client.Configuration:
@@ -165,4 +174,9 @@ class Api:
         if conf.cert_file and conf.key_file:
             session.cert = (conf.cert_file, conf.key_file)
         session.verify = conf.ssl_ca_cert if conf.verify_ssl and conf.ssl_ca_cert else bool(conf.verify_ssl)
+        # As the client does: its own proxy setting, not the environment's (requests would let
+        # REQUESTS_CA_BUNDLE override session.verify, and the cluster's CA is in no system bundle).
+        session.trust_env = False
+        if conf.proxy:
+            session.proxies = {"http": conf.proxy, "https": conf.proxy}
         return session

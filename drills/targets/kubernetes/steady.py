@@ -14,10 +14,13 @@ from typing import Any
 
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from drills.errors import TargetError
 from drills.targets.kubernetes.client import Api, ApiError, Obj
 from drills.targets.kubernetes.workloads import is_rolled_out
+
+WATCH_ROUND_S = 5  # each watch asks the server to end within this, so a stopped watch lets go of its connection
 
 
 class _Steadiness:
@@ -58,6 +61,7 @@ def wait_steady(api: Api, timeout_s: float) -> None:
                for w, (kind, lister) in zip(stops, watches.items(), strict=True)]
     for t in threads:
         t.start()
+    api.background.extend(threads)  # joined by Api.close(), before its connections are closed
     try:
         with steady.changed:
             while True:
@@ -87,13 +91,16 @@ def _follow(w: watch.Watch, kind: str, lister: Callable[..., Any], api: Api, ste
             steady.changed.notify_all()
         version = listed.get("metadata", {}).get("resourceVersion")
         while time.monotonic() < deadline and not steady.done.is_set():
-            seconds = max(1, int(deadline - time.monotonic()))
-            events = w.stream(lister, resource_version=version, timeout_seconds=seconds)  # type: ignore[no-untyped-call]
-            for event in events:
-                raw = event["raw_object"]
-                if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                    steady.record(kind, event["type"], raw)
-                version = raw.get("metadata", {}).get("resourceVersion", version)
+            events = w.stream(lister, resource_version=version, timeout_seconds=WATCH_ROUND_S,  # type: ignore[no-untyped-call]
+                              _request_timeout=WATCH_ROUND_S + 5)
+            try:
+                for event in events:
+                    raw = event["raw_object"]
+                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                        steady.record(kind, event["type"], raw)
+                    version = raw.get("metadata", {}).get("resourceVersion", version)
+            except (ReadTimeoutError, ProtocolError):  # a round that outlived its timeout: watch again
+                continue
             if steady.done.is_set():
                 return
     except ApiException as exc:
