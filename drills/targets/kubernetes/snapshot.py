@@ -85,7 +85,7 @@ def restore(api: Api, snapshot: Snapshot, namespaces: frozenset[str] | None) -> 
         name = node["metadata"]["name"]
         want = snapshot["unschedulable"].get(name)
         if want is not None and bool(node.get("spec", {}).get("unschedulable")) != want:
-            api.patch("Node", None, name, {"spec": {"unschedulable": want}})
+            api.patch("Node", None, name, {"spec": {"unschedulable": True if want else None}})  # as uncordon
             done.append(f"{'cordoned' if want else 'uncordoned'} Node/{name}")
     return done
 
