@@ -63,7 +63,15 @@ ProfileOpt = Annotated[str, typer.Option("--profile", help="sandbox timing profi
 CatalogOpt = Annotated[Path, typer.Option("--catalog", help="directory of drill specs")]
 
 
+TargetOpt = Annotated[str, typer.Option("--target", help="where: local (the embedded cluster) | kind | kubernetes")]
+ContextOpt = Annotated[str | None, typer.Option(
+    "--context", help="kubeconfig context (--target kubernetes; drillbook-local is the embedded cluster)")]
+ClusterOpt = Annotated[str, typer.Option("--cluster", help="kind cluster name (--target kind)")]
+AllowOpt = Annotated[list[str] | None, typer.Option(
+    "--allow-context", help="also allow contexts matching this pattern (default: only kind-*)")]
+
 if TYPE_CHECKING:
+    from drills.targets import Target
     from drills.targets.local import LocalTarget
 
 
@@ -71,6 +79,14 @@ def _local(sandbox: Path | None, profile: str = "fast") -> LocalTarget:
     from drills.targets.local import LocalTarget
 
     return LocalTarget(sandbox, profile=profile)
+
+
+def _target(target: str, sandbox: Path | None, profile: str, context: str | None, cluster: str,
+            allow_context: list[str] | None) -> Target:
+    from drills.targets.choose import choose
+
+    return choose(target, sandbox=sandbox, profile=profile, context=context, cluster=cluster,
+                  allow_context=allow_context)
 
 
 def _fail(exc: Exception, code: int = 2) -> None:
@@ -233,10 +249,10 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
 def run(
     drill_ids: Annotated[list[str] | None, typer.Argument(help="drill ids (or prefixes like agent-down/)")] = None,
     runbook: Annotated[list[str] | None, typer.Option("--runbook", help="all drills of this runbook")] = None,
-    target: Annotated[str, typer.Option("--target", help="where to run: local | kind")] = "local",
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context (kind target)")] = None,
-    allow_context: Annotated[list[str] | None, typer.Option(
-        "--allow-context", help="also allow contexts matching this pattern (default: only kind-*)")] = None,
+    target: TargetOpt = "local",
+    context: ContextOpt = None,
+    cluster: ClusterOpt = "drillbook",
+    allow_context: AllowOpt = None,
     report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("drill-reports"),
     sandbox: SandboxOpt = None,
     profile: ProfileOpt = "fast",
@@ -256,17 +272,10 @@ def run(
     from drills.runner import RunContext
     from drills.specs import load_catalog, resolve, select
 
-    if target == "kind":
-        from drills.targets.allowlist import kube_context
-
-        try:  # the allowlist is checked before anything else, so a wrong context is never touched
-            chosen = kube_context(None, context, allow_context or [])
-        except DrillbookError as exc:
-            _fail(exc)
-        _fail(DrillbookError(f"context {chosen!r} is allowed, but the kind target is not built yet "
-                             "(see README: Targets); use --target local"))
-    if target != "local":
-        _fail(DrillbookError(f"unknown target {target!r}: local | kind"))
+    try:  # the allowlist is checked before anything else, so a wrong context is never touched
+        tgt = _target(target, sandbox, profile, context, cluster, allow_context)
+    except DrillbookError as exc:
+        _fail(exc)
     try:
         specs = select(load_catalog(catalog), list(drill_ids or []), list(runbook or []))
         drills = [resolve(s) for s in specs]
@@ -276,7 +285,6 @@ def run(
     # SIGINT may be ignored when started in the background (`drillbook run &`): Ctrl-C and the abort guards
     # both rely on it raising KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    tgt = _local(sandbox, profile)
     journal = Journal()
     results: list[DrillResult] = []
     ctx = RunContext(target=tgt, journal=journal,
@@ -355,8 +363,17 @@ def _print_result(r: DrillResult) -> None:
 
 
 @app.command()
-def up(sandbox: SandboxOpt = None, profile: ProfileOpt = "fast") -> None:
-    """Start the local sandbox and wait until it is steady."""
+def up(sandbox: SandboxOpt = None, profile: ProfileOpt = "fast", target: TargetOpt = "local",
+       cluster: ClusterOpt = "drillbook") -> None:
+    """Start the embedded cluster (or create or reuse a kind cluster: --target kind) and wait until steady."""
+    if target == "kind":
+        try:
+            kind = _target("kind", None, profile, None, cluster, None)
+            kind.ensure_up()
+        except DrillbookError as exc:
+            _fail(exc, 2)
+        console.print(f"kind cluster {cluster!r} up and steady (context kind-{cluster})")
+        return
     tgt = _local(sandbox, profile)
     try:
         tgt.ensure_up()
@@ -380,8 +397,20 @@ def kubeconfig_path(sandbox: SandboxOpt = None) -> None:
 
 
 @app.command()
-def down(sandbox: SandboxOpt = None) -> None:
-    """Stop the local sandbox (every pod process, cgroup and rule it made)."""
+def down(sandbox: SandboxOpt = None, target: TargetOpt = "local", cluster: ClusterOpt = "drillbook") -> None:
+    """Stop the embedded cluster (every pod process, cgroup and rule it made), or delete a kind cluster that
+    drillbook created (--target kind; never one it did not create)."""
+    if target == "kind":
+        from drills.targets.kubernetes import KubernetesTarget
+
+        kind = _target("kind", None, "fast", None, cluster, None)
+        assert isinstance(kind, KubernetesTarget)
+        try:
+            kind.down()
+        except DrillbookError as exc:
+            _fail(exc, 2)
+        console.print(f"kind cluster {cluster!r} deleted")
+        return
     _local(sandbox).down()
     console.print("sandbox down")
 

@@ -223,6 +223,9 @@ class FakeTarget:
     def prometheus_url(self) -> str:
         return self.prometheus
 
+    def api_client(self) -> Any:
+        raise NotImplementedError("the fake target has no API server (the runner never asks for one)")
+
     def http(self) -> requests.Session:
         return requests.Session()
 

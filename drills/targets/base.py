@@ -8,9 +8,12 @@ verifiers are written against this Protocol only; they never touch processes, cg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import requests
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,9 @@ class Target(Protocol):
 
     def prometheus_url(self) -> str:
         """Base URL of the Prometheus that evaluates the alert rules, reached with :meth:`http`."""
+
+    def api_client(self) -> ApiClient:
+        """The official ``kubernetes`` client for this target's API server (the drill lock goes through it)."""
 
     def http(self) -> requests.Session:
         """A session authenticated to the API server as the kubeconfig says (bearer token or client

@@ -3,8 +3,13 @@ compared with what the local target reads from the sandbox directly for the same
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -45,9 +50,9 @@ def test_reads_agree_with_the_local_target(k8s: KubernetesTarget, sandbox: Local
         assert _pods(k8s, selector) == _pods(sandbox, selector)
     for ref in (AGENT, REDIS):
         assert k8s.rollout_status(ref) == sandbox.rollout_status(ref)
-    assert sorted(k8s.service_endpoints(NS, "production-agent")) == \
-        sorted(sandbox.service_endpoints(NS, "production-agent"))
-    assert sorted(k8s.service_endpoints(NS, "redis-service")) == sorted(sandbox.service_endpoints(NS, "redis-service"))
+    assert k8s.service_url(NS, "production-agent", 8080) == sandbox.service_url(NS, "production-agent", 8080)
+    with k8s.http() as http:
+        assert http.get(k8s.service_url(NS, "production-agent", 8080) + "/health", timeout=10).ok
     assert k8s.get_config(NS, "agent-config") == sandbox.get_config(NS, "agent-config")
     assert k8s.get_secret(NS, "agent-secrets") == sandbox.get_secret(NS, "agent-secrets")
     assert sandbox.secret_values() <= k8s.secret_values()
@@ -166,9 +171,22 @@ def test_node_failure_goes_through_the_provider(k8s: KubernetesTarget) -> None:
 def test_prometheus_through_the_service_proxy(k8s: KubernetesTarget, sandbox: LocalTarget) -> None:
     with k8s.http() as session:
         answer = session.get(f"{k8s.prometheus_url()}/api/v1/status/buildinfo", timeout=10)
-    if answer.status_code == 404:
-        pytest.skip(f"the embedded API server does not serve services/proxy yet: GET {k8s.prometheus_url()}/... "
-                    f"answered 404 {answer.text[:120]}")
     assert answer.ok, answer.text
+    assert k8s.prometheus_url() == sandbox.prometheus_url()
     assert k8s.alert_for_seconds() == sandbox.alert_for_seconds()
     assert k8s.scrape_and_eval_seconds() == sandbox.scrape_and_eval_seconds()
+
+
+def test_a_drill_runs_through_the_kubernetes_target_from_the_cli(sandbox: LocalTarget, tmp_path: Path) -> None:
+    """``drillbook run ... --target kubernetes --context drillbook-local``: the embedded cluster reached only
+    through its API server (official client, service proxy), as any cluster would be."""
+    env = {**os.environ, "DRILLBOOK_JOURNAL": str(tmp_path / "journal.json")}
+    run = subprocess.run([sys.executable, "-m", "drills.cli", "run", "agent-down/config-error", "--target",
+                          "kubernetes", "--context", "drillbook-local", "--sandbox", str(sandbox.root),
+                          "--report-dir", str(tmp_path / "reports")],
+                         env=env, capture_output=True, text=True, timeout=900)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    result = json.loads((tmp_path / "reports" / "results.json").read_text())["drills"][0]
+    assert result["verdict"] == "passed", out
+    assert result["target"] == "kubernetes" and result["tools"]["kubectl"] == "v1.37.1", result["target"]

@@ -58,7 +58,7 @@ class KindProvider:
 
     # -- identity ---------------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        return {"provider": self.name, "cluster": self.cluster, "context": self.context}
+        return {"name": self.name, "cluster": self.cluster}
 
     def kubeconfig(self) -> Path | None:
         return None  # kind writes its context into the default kubeconfig ($KUBECONFIG or ~/.kube/config)

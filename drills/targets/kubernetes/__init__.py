@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 import yaml
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
@@ -52,6 +53,11 @@ class KubernetesTarget:
     @cached_property
     def api(self) -> Api:
         return Api(self.provider.kubeconfig(), self.provider.context)
+
+    def api_client(self) -> ApiClient:
+        """The official client for this cluster (the drill lock's Lease goes through it)."""
+        client: ApiClient = self.api.client
+        return client
 
     # -- lifecycle -------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -103,16 +109,6 @@ class KubernetesTarget:
                 return ""
             raise error from exc
         return str(text).rstrip("\n")
-
-    def service_endpoints(self, namespace: str, service: str) -> list[str]:
-        endpoints = self.api.find("Endpoints", namespace, service)
-        urls = []
-        for subset in (endpoints or {}).get("subsets") or []:
-            ports = subset.get("ports") or [{}]
-            for address in subset.get("addresses") or []:
-                port = ports[0].get("port")
-                urls.append(f"http://{address['ip']}:{port}" if port else f"http://{address['ip']}")
-        return urls
 
     def get_config(self, namespace: str, name: str) -> dict[str, str]:
         return dict(self.api.get("ConfigMap", namespace, name).get("data") or {})
