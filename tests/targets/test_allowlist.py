@@ -9,8 +9,9 @@ import yaml
 from typer.testing import CliRunner
 
 from drills.cli import app
-from drills.errors import TargetError
+from drills.errors import DrillbookError, TargetError
 from drills.targets import allowlist
+from drills.targets.choose import choose, description
 from drills.targets.local import LocalTarget
 
 
@@ -50,8 +51,25 @@ def test_unknown_context_and_unreadable_kubeconfig_are_clear_errors(tmp_path: Pa
 def test_cli_refuses_a_non_kind_context_before_touching_anything(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, "prod-eu", "prod-eu")))
-    result = CliRunner().invoke(app, ["run", "agent-down/oom", "--target", "kind"])
+    result = CliRunner().invoke(app, ["run", "agent-down/oom", "--target", "kubernetes", "--context", "prod-eu"])
     assert result.exit_code == 2 and "refusing context 'prod-eu'" in result.output
+
+
+def test_target_choice_names_a_provider_per_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, "prod-eu", "prod-eu", "staging-1")))
+    assert description("local", sandbox=tmp_path)["name"] == "local"
+    embedded = description("kubernetes", context="drillbook-local", sandbox=tmp_path)
+    assert embedded == {"name": "kubernetes", "provider": {"name": "embedded", "root": str(tmp_path),
+                                                           "profile": "fast"}}
+    assert description("kind", cluster="ci")["provider"] == {"name": "kind", "cluster": "ci"}
+    staging = description("kubernetes", context="staging-1", allow_context=["staging-*"])
+    assert staging["provider"] == {"name": "existing", "context": "staging-1"}
+    with pytest.raises(DrillbookError, match="needs --context"):
+        description("kubernetes")
+    with pytest.raises(DrillbookError, match="unknown target 'gke'"):
+        description("gke")
+    target = choose("kubernetes", context="staging-1", allow_context=["staging-*"])
+    assert target.describe()["provider"]["context"] == "staging-1"  # built through the entry points
 
 
 @pytest.mark.parametrize("octet", [0, 1, 255])
