@@ -13,11 +13,16 @@ __all__ = ["ExecResult", "PodState", "Target", "WorkloadRef", "make_target"]
 
 def make_target(description: dict[str, Any]) -> Target:
     """Build a target from ``{"name": "local", ...options}`` (what ``Target.describe()`` returns)."""
+    target: Target = from_entry_points("drillbook.targets", "target", description)
+    return target
+
+
+def from_entry_points(group: str, what: str, description: dict[str, Any]) -> Any:
+    """The object the entry point ``description["name"]`` of ``group`` builds from the other keys."""
     options = dict(description)
     name = options.pop("name")
-    for ep in entry_points(group="drillbook.targets"):
+    for ep in entry_points(group=group):
         if ep.name == name:
-            target: Target = ep.load()(**options)
-            return target
-    known = sorted(ep.name for ep in entry_points(group="drillbook.targets"))
-    raise DrillbookError(f"unknown target {name!r}; known: {', '.join(known)}")
+            return ep.load()(**options)
+    known = sorted(ep.name for ep in entry_points(group=group))
+    raise DrillbookError(f"unknown {what} {name!r}; known: {', '.join(known)}")

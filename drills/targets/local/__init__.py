@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,18 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from drills.errors import TargetError
 from drills.targets import allowlist
 from drills.targets.apiaccess import ApiAccess
 from drills.targets.base import ExecResult, PodState, WorkloadRef
-from drills.targets.local import cgroups, operations, sandbox
+from drills.targets.local import operations, sandbox
 from drills.targets.local.apiserver import kubeconfig
 from drills.targets.local.apiserver.kubeconfig import CONTEXT, kubeconfig_path
 from drills.targets.local.config import SandboxConfig
-from drills.targets.local.images import ImageStore, default_images
 from drills.targets.local.infra import PROMETHEUS_PORT
 from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
+from drills.targets.local.provider import EmbeddedProvider
 from drills.targets.local.store import ObjectStore
 
 if TYPE_CHECKING:
@@ -43,6 +41,7 @@ class LocalTarget:
         self.octet = allowlist.sandbox_octet(octet)
         self.sandbox_name = sandbox_name
         self.store = ObjectStore(self.root)
+        self.provider = EmbeddedProvider(self.root, profile, self.octet, sandbox_name)
         self._api: tuple[int, ApiAccess] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -147,14 +146,7 @@ class LocalTarget:
         return {name: _version(argv, pattern, env) for name, (argv, pattern) in _TOOLS.items()}
 
     def capabilities(self) -> set[str]:
-        caps = set()
-        if cgroups.cgroup_support():
-            caps.add("memory-limits")
-        if os.geteuid() == 0:
-            caps.add("tmpfs")
-        if self.status().get("networkPolicy") == "enforced":
-            caps.add("network-policy")
-        return caps
+        return self.provider.capabilities()
 
     # -- writes ----------------------------------------------------------------------------------
     def get_config(self, namespace: str, name: str) -> dict[str, str]:
@@ -200,20 +192,15 @@ class LocalTarget:
     def delete(self, kind: str, namespace: str, name: str) -> None:
         self.store.delete(kind, namespace, name)
 
+    # What the Kubernetes API has no verb for: the embedded cluster's provider does it, for both targets.
     def remove_image(self, image: str) -> None:
-        ImageStore(self.root / "images.json").remove(image)
+        self.provider.remove_image(image)
 
     def restore_image(self, image: str) -> None:
-        entrypoint = default_images().get(image)
-        if entrypoint is None:
-            raise TargetError(f"{image} is not one of the sandbox's images; cannot push it again")
-        ImageStore(self.root / "images.json").add(image, entrypoint)
+        self.provider.restore_image(image)
 
     def set_node_ready(self, node: str, ready: bool) -> None:
-        self.store.require("Node", None, node)
-        self.store.patch("Node", None, node, {"status": {"conditions": [
-            {"type": "Ready", "status": "True" if ready else "False",
-             "reason": "KubeletReady" if ready else "NodeStatusUnknown"}]}}, how="merge")
+        self.provider.set_node_ready(node, ready)
 
     def delete_pod(self, namespace: str, name: str) -> None:
         operations.request_pod_deletion(self.store, namespace, name)
