@@ -213,7 +213,16 @@ def _stop_leftovers_or_fail(root: Path) -> None:
         raise TargetError(f"processes of a previous sandbox at {root} survived SIGKILL: {remaining}")
 
 
+def _forget_exited_daemons() -> None:
+    """Reap every daemon this process started that has exited (a replaced API server, a killed control
+    plane): poll() does not block, and a Popen left unreaped warns at exit that it is still running."""
+    for pid, proc in list(_DAEMONS.items()):
+        if proc.poll() is not None:
+            del _DAEMONS[pid]
+
+
 def _start_daemon(root: Path, name: str, module: str) -> None:
+    _forget_exited_daemons()
     with open(root / f"{name}.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", module, str(root)], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -253,8 +262,7 @@ def down(root: Path, timeout_s: float = 20) -> None:
         # Started by this process: wait for it, or its Popen warns at exit that it is "still running".
         with contextlib.suppress(subprocess.TimeoutExpired):
             _DAEMONS[pid].wait(5)
-        if _DAEMONS[pid].returncode is not None:
-            del _DAEMONS[pid]
+    _forget_exited_daemons()
     _killed, remaining = stop_leftovers(root)
     try:
         config = SandboxConfig.load(root)
