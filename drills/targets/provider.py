@@ -65,3 +65,21 @@ class ClusterProvider(Protocol):
 
     def tools(self) -> dict[str, str]:
         """Versions of the platform's own tools (kind, docker; the sandbox's Prometheus and redis-server)."""
+
+
+class ProviderActions:
+    """The Target methods that are the provider's job, for a target holding its platform's ``provider``."""
+
+    provider: ClusterProvider
+
+    def remove_image(self, image: str) -> None:
+        self.provider.remove_image(image)
+
+    def restore_image(self, image: str) -> None:
+        self.provider.restore_image(image)
+
+    def set_node_ready(self, node: str, ready: bool) -> None:
+        self.provider.set_node_ready(node, ready)
+
+    def capabilities(self) -> set[str]:
+        return self.provider.capabilities()

@@ -30,7 +30,7 @@ from drills.targets.kubernetes import drain as drain_module
 from drills.targets.kubernetes import snapshot as snapshots
 from drills.targets.kubernetes import steady, workloads
 from drills.targets.kubernetes.client import KINDS, MERGE, Api, ApiError, Obj, path_of
-from drills.targets.provider import ClusterProvider
+from drills.targets.provider import ClusterProvider, ProviderActions
 from drills.targets.providers import make_provider
 
 __all__ = ["ApiError", "KubernetesTarget"]
@@ -38,7 +38,7 @@ __all__ = ["ApiError", "KubernetesTarget"]
 LIVENESS_TIMEOUT_S = 1.0
 
 
-class KubernetesTarget:
+class KubernetesTarget(ProviderActions):
     """Implements :class:`drills.targets.base.Target` on a cluster's API server."""
 
     name = "kubernetes"
@@ -163,9 +163,6 @@ class KubernetesTarget:
     def tools(self) -> dict[str, str]:
         return {"kubectl": _kubectl_version(self.step_environment()), **self.provider.tools()}
 
-    def capabilities(self) -> set[str]:
-        return self.provider.capabilities()
-
     # -- writes ----------------------------------------------------------------------------------
     def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
         patch = workloads.container_patch(container, {"resources": {"limits": limits}})
@@ -227,15 +224,6 @@ class KubernetesTarget:
 
     def drain(self, node: str, timeout_s: float = 120) -> ExecResult:
         return drain_module.drain(self.api, node, timeout_s)
-
-    def remove_image(self, image: str) -> None:
-        self.provider.remove_image(image)
-
-    def restore_image(self, image: str) -> None:
-        self.provider.restore_image(image)
-
-    def set_node_ready(self, node: str, ready: bool) -> None:
-        self.provider.set_node_ready(node, ready)
 
     def snapshot(self) -> dict[str, Any]:
         return snapshots.take(self.api, self.namespaces)

@@ -22,6 +22,7 @@ from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.monitoring import alert_for_seconds, profiled_rules
 from drills.targets.local.provider import EmbeddedProvider
 from drills.targets.local.store import ObjectStore
+from drills.targets.provider import ProviderActions
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalTarget"]
 
 
-class LocalTarget:
+class LocalTarget(ProviderActions):
     """Implements :class:`drills.targets.base.Target` on the sandbox's object store and status."""
 
     name = "local"
@@ -145,9 +146,6 @@ class LocalTarget:
         env = self.step_environment()
         return {name: _version(argv, pattern, env) for name, (argv, pattern) in _TOOLS.items()}
 
-    def capabilities(self) -> set[str]:
-        return self.provider.capabilities()
-
     # -- writes ----------------------------------------------------------------------------------
     def get_config(self, namespace: str, name: str) -> dict[str, str]:
         return dict(self.store.require("ConfigMap", namespace, name).get("data", {}))
@@ -191,16 +189,6 @@ class LocalTarget:
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         self.store.delete(kind, namespace, name)
-
-    # What the Kubernetes API has no verb for: the embedded cluster's provider does it, for both targets.
-    def remove_image(self, image: str) -> None:
-        self.provider.remove_image(image)
-
-    def restore_image(self, image: str) -> None:
-        self.provider.restore_image(image)
-
-    def set_node_ready(self, node: str, ready: bool) -> None:
-        self.provider.set_node_ready(node, ready)
 
     def delete_pod(self, namespace: str, name: str) -> None:
         operations.request_pod_deletion(self.store, namespace, name)
