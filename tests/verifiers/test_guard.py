@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,6 +14,17 @@ from verifiers.guard import AbortGuard
 UNUSED_PROMETHEUS = "http://127.0.0.1:9"  # no abort condition: never queried
 
 
+@pytest.fixture()
+def sigint_raises() -> Iterator[None]:
+    """As run_drill makes it: a background job (``make test &``) starts with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_raises")
 def test_a_lost_target_delivers_sigint_and_says_when() -> None:
     why: list[str] = []
     guard = AbortGuard(UNUSED_PROMETHEUS, [], poll_s=0.05, liveness=lambda since: why[0] if why else None,
