@@ -31,6 +31,7 @@ from drills.targets.local.images import ImageStore
 from drills.targets.local.ksm import serve_metrics
 from drills.targets.local.labels import matches as labels_match
 from drills.targets.local.podspec import ContainerConfigError, PodContext, build_container, prepare_volumes
+from drills.targets.local.revisions import RevisionRecorder, record_revisions
 from drills.targets.local.runtime import Backoff, Container, utc
 from drills.targets.local.store import Obj, ObjectStore, key_of, rfc3339, uid_of, write_json_atomic
 from drills.targets.local.volumes import unmount_all
@@ -94,6 +95,7 @@ class Controller:
         serve_metrics(self, self.config.controller_address, 8081)
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        RevisionRecorder(self.store, self.stopping).start()
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
@@ -125,6 +127,7 @@ class Controller:
         # for a whole tick (``kubectl delete pod redis-0`` right after a template change got NotFound).
         for key in [k for k, p in self.terminating.items() if p.stopped]:
             del self.terminating[key]
+        record_revisions(self.store)  # normally done already by the RevisionRecorder thread
         objects = self.store.snapshot()
         self._track_lost_nodes(objects)
         # A pod deleted while its node was lost stays Terminating until the node's kubelet is back to confirm.
@@ -133,7 +136,7 @@ class Controller:
         self._handle_deletions(objects)
         self._evict_from_lost_nodes()
         for obj in [o for o in objects.values() if o["kind"] == "Deployment"]:
-            self._reconcile_deployment(obj, objects)
+            self._reconcile_deployment(obj)
         for obj in [o for o in objects.values() if o["kind"] == "StatefulSet"]:
             self._reconcile_statefulset(obj)
         owners = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects.values()}
@@ -165,10 +168,9 @@ class Controller:
             self._netpol_rules = rules
 
     # -- controllers -------------------------------------------------------------------------------
-    def _reconcile_deployment(self, deploy: Obj, objects: dict[str, Obj]) -> None:
+    def _reconcile_deployment(self, deploy: Obj) -> None:
         meta, spec = deploy["metadata"], deploy["spec"]
         current = template_hash(spec["template"])
-        self._record_replicaset(deploy, current, objects)
         pods = self._owned("Deployment", meta["namespace"], meta["name"])
         plan = plan_deployment(spec, current, pods)
         for name in plan.delete:
@@ -200,33 +202,6 @@ class Controller:
                     self.store.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                                       "metadata": {"name": name, "namespace": meta["namespace"]},
                                       "spec": copy.deepcopy(template["spec"]), "status": {"phase": "Bound"}})
-
-    def _record_replicaset(self, deploy: Obj, current: str, objects: dict[str, Obj]) -> None:
-        """Keep one ReplicaSet per template with its revision number, as the Deployment controller does."""
-        meta = deploy["metadata"]
-        rs_name = f"{meta['name']}-{current[:10]}"
-        sets = [o for o in objects.values() if o["kind"] == "ReplicaSet"
-                and o["metadata"]["namespace"] == meta["namespace"]
-                and o["metadata"].get("ownerName") == meta["name"]]
-        revision = max((int(s["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for s in sets),
-                       default=0)
-        existing = next((s for s in sets if s["metadata"]["name"] == rs_name), None)
-        if existing is not None:
-            rev = int(existing["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
-            if rev == revision:
-                return
-            revision_new = revision + 1  # rolled back to an older template: it becomes the newest revision
-        else:
-            revision_new = revision + 1
-        change_cause = meta.get("annotations", {}).get("kubernetes.io/change-cause", "")
-        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-              "metadata": {"name": rs_name, "namespace": meta["namespace"], "ownerName": meta["name"],
-                           "annotations": {"deployment.kubernetes.io/revision": str(revision_new),
-                                           "kubernetes.io/change-cause": change_cause}},
-              "spec": {"template": deploy["spec"]["template"]}}
-        self.store.apply(rs)
-        self.store.patch("Deployment", meta["namespace"], meta["name"],
-                         {"metadata": {"annotations": {"deployment.kubernetes.io/revision": str(revision_new)}}})
 
     def _handle_deletions(self, objects: dict[str, Obj]) -> None:
         """``kubectl delete pod`` leaves a PodDeletion request; the controller carries it out. A grace period of

@@ -139,14 +139,8 @@ class ObjectStore:
     def apply(self, obj: Obj) -> Obj:
         """Create or replace an object (``kubectl apply``); a changed spec bumps ``generation``."""
         obj = copy.deepcopy(obj)
-        meta = obj.setdefault("metadata", {})
-        _set_api_version(obj)
-        if obj["kind"] not in CLUSTER_SCOPED:
-            meta.setdefault("namespace", "default")
         with self.transaction() as objects:
-            old = objects.get(obj_key(obj))
-            _bump(old, obj)
-            objects[obj_key(obj)] = obj
+            put(objects, obj)
         return obj
 
     def patch(self, kind: str, namespace: str | None, name: str, patch: Obj, how: str = "strategic") -> Obj:
@@ -175,6 +169,16 @@ class ObjectStore:
 
     def _write(self, objects: dict[str, Obj]) -> None:
         write_json_atomic(self.path, objects)
+
+
+def put(objects: dict[str, Obj], obj: Obj) -> None:
+    """Create or replace ``obj`` inside a transaction's objects, as the API server does (generation, version)."""
+    meta = obj.setdefault("metadata", {})
+    _set_api_version(obj)
+    if obj["kind"] not in CLUSTER_SCOPED:
+        meta.setdefault("namespace", "default")
+    _bump(objects.get(obj_key(obj)), obj)
+    objects[obj_key(obj)] = obj
 
 
 def _set_api_version(obj: Obj) -> None:
