@@ -2,9 +2,9 @@
 
 Every cluster target is the one :class:`~drills.targets.kubernetes.KubernetesTarget` with a provider for its
 platform, built by name through the ``drillbook.targets`` and ``drillbook.providers`` entry points, so this
-module names no concrete class. ``local`` is still the sandbox's own implementation of the Target interface
-(``LocalTarget``) until the end-to-end suite runs through the Kubernetes target; ``kubernetes --context
-drillbook-local`` is the embedded cluster reached through its API only.
+module names no concrete class. ``local`` and ``kubernetes --context drillbook-local`` are the same embedded
+cluster reached through its API only; ``local`` also names the sandbox directory and profile (``--sandbox``,
+``--profile``) so that ``drillbook up``, ``run`` and ``cleanup`` agree on which sandbox they mean.
 """
 
 from __future__ import annotations

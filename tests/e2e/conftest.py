@@ -8,11 +8,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drills.journal import Journal
 from drills.targets.local import LocalTarget, cgroups
+from drills.targets.local.store import ObjectStore
 
 # the demo sandbox uses 127.42.0.0/16; tests never touch it (another range lets two suites run side by side)
 OCTET = int(os.environ.get("DRILLBOOK_TEST_OCTET", "43"))
@@ -37,6 +39,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTarget]:
         target.wait_steady(180)
         yield target
     finally:
+        target.close()
         target.down()
 
 
@@ -47,10 +50,15 @@ def journal_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def desired(objects: dict[str, dict]) -> dict[str, object]:  # type: ignore[type-arg]
-    """Desired state without what controllers record (PVCs appear once, revisions move)."""
-    return {k: {"spec": v.get("spec"), "data": v.get("data")} for k, v in objects.items()
-            if v["kind"] not in ("PersistentVolumeClaim",)}
+def desired(snapshot: dict[str, Any]) -> dict[str, object]:
+    """A drill's snapshot as desired state: each object's spec or data, and which nodes are cordoned."""
+    objects = {k: {"spec": v.get("spec"), "data": v.get("data")} for k, v in snapshot["objects"].items()}
+    return {**objects, "unschedulable": snapshot["unschedulable"]}
+
+
+def store(target: LocalTarget) -> ObjectStore:
+    """The embedded cluster's object store: beneath the API, for tests that check what a write really changed."""
+    return ObjectStore(target.root)
 
 
 def entered(journal_path: Path, phase: str) -> bool:

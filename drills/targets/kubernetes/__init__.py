@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from drills.targets.kubernetes import steady, workloads
 from drills.targets.kubernetes.client import KINDS, MERGE, Api, ApiError, Obj, path_of
 from drills.targets.provider import ClusterProvider, ProviderActions
 from drills.targets.providers import make_provider
+from drills.targets.versions import tool_version
 
 __all__ = ["ApiError", "KubernetesTarget"]
 
@@ -134,10 +134,10 @@ class KubernetesTarget(ProviderActions):
     def http(self) -> requests.Session:
         return self.api.http()
 
-    def service_url(self, namespace: str, service: str, port: int) -> str:
+    def service_url(self, namespace: str, service: str, port: int | str) -> str:
         return f"{self.api.host}/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy"
 
-    def pod_url(self, namespace: str, pod: str, port: int) -> str:
+    def pod_url(self, namespace: str, pod: str, port: int | str) -> str:
         return f"{self.api.host}/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy"
 
     def prometheus_url(self) -> str:
@@ -161,7 +161,8 @@ class KubernetesTarget(ProviderActions):
         return _duration_s(loaded.get("scrape_interval", "1m")), _duration_s(loaded.get("evaluation_interval", "1m"))
 
     def tools(self) -> dict[str, str]:
-        return {"kubectl": _kubectl_version(self.step_environment()), **self.provider.tools()}
+        kubectl = tool_version(["kubectl", "version", "--client"], r"Client Version: (\S+)", self.step_environment())
+        return {"kubectl": kubectl, **self.provider.tools()}
 
     # -- writes ----------------------------------------------------------------------------------
     def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
@@ -274,12 +275,3 @@ def _duration_s(text: str) -> float:
         raise TargetError(f"not a Prometheus duration: {text!r}")
     return sum(int(n) * _UNITS[u] for n, u in parts)
 
-
-def _kubectl_version(env: dict[str, str]) -> str:
-    try:
-        done = subprocess.run(["kubectl", "version", "--client"], capture_output=True, text=True, env=env,
-                              timeout=10, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unavailable ({type(exc).__name__})"
-    found = re.search(r"Client Version: (\S+)", done.stdout + done.stderr)
-    return found.group(1) if found else "unknown"

@@ -18,6 +18,7 @@ from drills.targets.local import cgroups, sandbox
 from drills.targets.local.apiserver.kubeconfig import CONTEXT, kubeconfig_path
 from drills.targets.local.images import ImageStore, default_images
 from drills.targets.local.store import ObjectStore
+from drills.targets.versions import tool_version
 
 STEADY_TIMEOUT_S = 180.0
 
@@ -80,7 +81,9 @@ class EmbeddedProvider:
 
     def tools(self) -> dict[str, str]:
         """The embedded cluster's own Prometheus and Redis, as installed on this machine."""
-        from drills.targets.local import _TOOLS, _version  # one list of the sandbox's tools
+        return {name: tool_version(argv, pattern) for name, (argv, pattern) in _TOOLS.items()}
 
-        return {name: _version(argv, pattern, dict(os.environ))
-                for name, (argv, pattern) in _TOOLS.items() if name != "kubectl"}
+
+_TOOLS = {"prometheus": (["prometheus", "--version"], r"prometheus, version (\S+)"),
+          "redis": (["redis-server", "--version"], r"v=(\S+)")}
+
