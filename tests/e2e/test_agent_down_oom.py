@@ -20,7 +20,7 @@ from drills.runner import RunContext, run_drill
 from drills.specs import CATALOG_DIR, load_spec, resolve
 from drills.targets.base import WorkloadRef
 from drills.targets.local import LocalTarget
-from tests.e2e.conftest import store, wait_for_phase
+from tests.e2e.conftest import wait_for_phase
 
 pytestmark = pytest.mark.slow
 SPEC = CATALOG_DIR / "agent-down" / "oom.yaml"
@@ -28,7 +28,8 @@ SPEC = CATALOG_DIR / "agent-down" / "oom.yaml"
 
 def baseline(target: LocalTarget) -> tuple[dict[str, str], dict[str, object]]:
     config = target.get_config("drillbook-system", "loadgen-config")
-    deploy = store(target).require("Deployment", "production-agents", "agent-deployment")
+    # as the API serves it: a restore writes back what it read, so the store may now hold the defaults it serves
+    deploy = target.api.get("Deployment", "production-agents", "agent-deployment")
     return config, deploy["spec"]
 
 
