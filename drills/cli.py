@@ -368,15 +368,18 @@ def up(sandbox: SandboxOpt = None, profile: ProfileOpt = "fast", target: TargetO
     """Start the embedded cluster (or create or reuse a kind cluster: --target kind) and wait until steady."""
     if target == "kind":
         try:
+            from drills.targets.kubernetes import KubernetesTarget
+
             kind = _target("kind", None, profile, None, cluster, None)
-            kind.ensure_up()
+            assert isinstance(kind, KubernetesTarget)
+            kind.up()
         except DrillbookError as exc:
             _fail(exc, 2)
         console.print(f"kind cluster {cluster!r} up and steady (context kind-{cluster})")
         return
     tgt = _local(sandbox, profile)
     try:
-        tgt.ensure_up()
+        tgt.up()
         tgt.wait_steady(180)
     except DrillbookError as exc:
         _fail(exc, 1)

@@ -21,6 +21,7 @@ import requests
 import yaml
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException
 from kubernetes.stream import stream
 
 from drills.errors import TargetError
@@ -67,8 +68,20 @@ class KubernetesTarget(ProviderActions):
                 "namespaces": sorted(self.namespaces) if self.namespaces is not None else None}
 
     def ensure_up(self) -> None:
+        """Bring the cluster up only when it does not answer: a drill takes a running cluster as it is (kind's
+        ``up`` builds and loads images and applies manifests, minutes of work: that is :meth:`up`'s job)."""
+        self.close()  # a cluster brought up again since may have a new token and CA
+        try:
+            lost = self.liveness()
+        except ConfigException as exc:  # no kubeconfig or context yet: never brought up
+            lost = str(exc)
+        if lost is not None:
+            self.up()
+
+    def up(self) -> None:
+        """Create the cluster or refresh it (``drillbook up``), and wait until it is steady."""
         self.provider.up()
-        self.close()  # a new cluster may have a new token and CA
+        self.close()
 
     def close(self) -> None:
         """Close the API connections (a later call opens new ones)."""

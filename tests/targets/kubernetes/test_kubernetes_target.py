@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from drills.targets import make_target
 from drills.targets.existing import ExistingProvider
 from drills.targets.kubernetes import KubernetesTarget, _duration_s
-from drills.targets.kubernetes.client import ApiError, path_of
+from drills.targets.kubernetes.client import Api, ApiError, path_of
 from drills.targets.kubernetes.drain import drain
 from drills.targets.kubernetes.snapshot import content, replacement
 from drills.targets.kubernetes.workloads import container_patch, is_rolled_out, pod_state, restart_patch
@@ -207,3 +207,38 @@ def test_secret_values_are_decoded() -> None:
     from drills.targets.kubernetes import _decoded
 
     assert _decoded({"data": {"k": base64.b64encode(b"v").decode()}, "stringData": {"s": "w"}}) == {"k": "v", "s": "w"}
+
+
+class _Provider(ExistingProvider):
+    """An existing cluster whose ``up`` is counted, and whose liveness the test sets."""
+
+    def __init__(self, kubeconfig: Path, lost: str | None) -> None:
+        super().__init__("ctx", kubeconfig)
+        self.lost, self.ups = lost, 0
+
+    def liveness(self, since: float | None = None) -> str | None:
+        return self.lost
+
+    def up(self) -> None:
+        self.ups += 1
+        self.lost = None
+
+
+def test_ensure_up_brings_up_only_a_cluster_that_does_not_answer(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drill takes a running cluster as it is: kind's ``up`` rebuilds and loads images (minutes)."""
+    provider = _Provider(kubeconfig(tmp_path, {"token": "t"}), lost="node container drillbook-control-plane is exited")
+    target = KubernetesTarget(provider)
+    monkeypatch.setattr(Api, "request", lambda *a, **k: {"gitVersion": "v1.35.0"})  # the API server answers
+    target.ensure_up()
+    assert provider.ups == 1
+    target.ensure_up()
+    assert provider.ups == 1  # answering: reused as it is
+    target.up()
+    assert provider.ups == 2  # `drillbook up` always refreshes
+
+
+def test_ensure_up_of_a_cluster_never_brought_up(tmp_path: Path) -> None:
+    provider = _Provider(tmp_path / "missing-kubeconfig", lost=None)  # no kubeconfig: the client cannot load it
+    KubernetesTarget(provider).ensure_up()
+    assert provider.ups == 1
