@@ -13,6 +13,7 @@ budget (``drills.budgets``); secrets are scrubbed from the result before anyone 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -100,7 +101,7 @@ def _run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
         result.verdict, result.reason = Verdict.SKIPPED, str(exc)
         return _finish(result, secrets, keep_verdict=True)
     except KeyboardInterrupt as exc:
-        if guard is not None and guard.lost:
+        if guard is not None and guard.lost:  # the watchdog's SIGINT, or lost_now() before the runbook
             result.reason = f"{guard.lost}; no runbook step ran against it after that, and the fault stays in " \
                             "the journal for `drillbook cleanup`"
             result.check("target-reachable", False, guard.lost, guard.lost_at)
@@ -112,14 +113,17 @@ def _run_drill(drill: ResolvedDrill, ctx: RunContext) -> DrillResult:
         result.reason = "interrupted (Ctrl-C / SIGTERM); the fault was reverted"
         result.check("not-interrupted", False)
         raise Interrupted(_finish(result, secrets)) from exc
-    except DrillbookError as exc:
-        result.reason = f"{type(exc).__name__}: {exc}"
-        result.check("drill-completed", False, str(exc))
     except Exception as exc:  # a bug must not lose the other drills' reports; the fault was reverted in finally
-        ctx.events("error", traceback.format_exc())
-        result.reason = f"unexpected {type(exc).__name__}: {exc}"
-        result.check("drill-completed", False, result.reason)
-    if guard is not None and guard.lost:  # lost just as the drill ended: the revert was not attempted
+        if guard is not None and guard.lost:  # not a bug: the target went away under the drill
+            result.reason = f"{guard.lost}; the fault stays in the journal for `drillbook cleanup`"
+        elif isinstance(exc, DrillbookError):
+            result.reason = f"{type(exc).__name__}: {exc}"
+            result.check("drill-completed", False, str(exc))
+        else:
+            ctx.events("error", traceback.format_exc())
+            result.reason = f"unexpected {type(exc).__name__}: {exc}"
+            result.check("drill-completed", False, result.reason)
+    if guard is not None and guard.lost:  # lost as the drill failed or ended: the revert was not attempted
         result.check("target-reachable", False, guard.lost, guard.lost_at)
     if guard is not None and guard.tripped:  # tripped, but its signal came too late to stop anything
         result.check("abort-condition", False, guard.tripped, guard.tripped_at)
@@ -190,6 +194,8 @@ def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.F
         journal.set_phase(spec.id, "detecting")
         _detect(plan, t0, watcher, result, ctx)
         journal.set_phase(spec.id, "remediating")
+        if plan.guard.lost_now():  # lost since the watchdog's last round: no runbook step runs against it
+            raise KeyboardInterrupt
         _remediate(drill, ctx, plan, t0, result)
         plan.secrets |= target.secret_values()  # the runbook may have written a new key
         journal.set_phase(spec.id, "recovering")
@@ -197,6 +203,8 @@ def _inject_and_verify(drill: ResolvedDrill, ctx: RunContext, plugin: registry.F
     finally:
         with _signals_deferred():  # a guard's SIGINT or a Ctrl-C during stop() must not skip the revert
             plan.guard.stop()
+            if sys.exc_info()[0] is not None and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                plan.guard.lost_now()  # a failure may be the target's loss: then there is nothing to revert
             _revert(drill, ctx, plugin, undo, snapshot, plan, t0, watcher, result)
 
 

@@ -92,8 +92,27 @@ class AbortGuard:
         if self._main is not None and not self._stop.is_set():
             signal.pthread_kill(self._main, signal.SIGINT)
 
+    def lost_now(self) -> bool:
+        """Whether the target is lost, asked now (with the same ``lost_after_s`` grace) rather than at the
+        watchdog's next round: the runner asks before it acts on the target and when something failed, so a
+        target lost a moment ago gets no runbook step, its failure is not mistaken for a failed step or a
+        bug, and nothing is reverted against it. Records ``lost`` without signalling (the caller stops)."""
+        if self.lost is not None or self.liveness is None:
+            return self.lost is not None
+        since = time.time()
+        why = self.liveness(self.started_at)
+        while why is not None and time.time() - since < self.lost_after_s:
+            time.sleep(0.25)
+            why = self.liveness(self.started_at)
+        if why is not None:
+            self._record_lost(why, since)
+        return self.lost is not None
+
     def _lose(self, why: str, since: float) -> None:
-        self.lost = f"target lost at +{since - self.started_at:.1f}s: {why}"
-        self.lost_at = time.time()
+        self._record_lost(why, since)
         if self._main is not None and not self._stop.is_set():
             signal.pthread_kill(self._main, signal.SIGINT)
+
+    def _record_lost(self, why: str, since: float) -> None:
+        self.lost = f"target lost at +{since - self.started_at:.1f}s: {why}"
+        self.lost_at = time.time()

@@ -67,3 +67,21 @@ def test_the_probe_gets_the_guards_start_time() -> None:
     time.sleep(0.2)
     guard.stop()
     assert seen and all(s == guard.started_at for s in seen) and before <= guard.started_at <= time.time()
+
+
+def test_lost_now_asks_at_once_and_records_without_signalling() -> None:
+    """Before the runbook runs, a target killed a moment ago is caught without waiting for the next round."""
+    guard = AbortGuard(UNUSED_PROMETHEUS, [], poll_s=60, liveness=lambda since: "API server refused", lost_after_s=0.3)
+    guard.start()  # its first round is a minute away: only lost_now() can see the loss in time
+    try:
+        assert guard.lost_now()  # no SIGINT: the default handler would raise KeyboardInterrupt here
+        assert guard.lost is not None and re.fullmatch(r"target lost at \+0\.\ds: API server refused", guard.lost)
+    finally:
+        guard.stop()
+
+
+def test_lost_now_forgives_a_blip_within_the_grace() -> None:
+    answers = iter(["restarting", None])
+    guard = AbortGuard(UNUSED_PROMETHEUS, [], liveness=lambda since: next(answers, None), lost_after_s=5)
+    assert not guard.lost_now() and guard.lost is None
+    assert not AbortGuard(UNUSED_PROMETHEUS, []).lost_now()  # no liveness probe: never lost

@@ -8,8 +8,10 @@ becomes :class:`ApiError`, keeping its ``Status`` reason, code and message.
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,7 @@ class Api:
         self.apps = client.AppsV1Api(self.client)
         self.policy = client.PolicyV1Api(self.client)
         self.background: list[threading.Thread] = []  # watches still ending their last round
+        _OPEN.add(self)
 
     def close(self) -> None:
         """Let the watches end, then close every connection (unclosed sockets are a leak, and a warning)."""
@@ -103,6 +106,7 @@ class Api:
             thread.join(timeout=15)
         self.background.clear()
         self.client.close()
+        _OPEN.discard(self)
 
     @property
     def configuration(self) -> client.Configuration:
@@ -180,3 +184,14 @@ class Api:
         if conf.proxy:
             session.proxies = {"http": conf.proxy, "https": conf.proxy}
         return session
+
+
+# Clients nobody closed are closed at exit, before the interpreter freezes daemon threads: a watch thread still
+# ending its round while Python finalizes can die writing to stderr (a fatal error, SIGABRT: exit code -6).
+_OPEN: weakref.WeakSet[Api] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_clients() -> None:
+    for api in list(_OPEN):
+        api.close()
