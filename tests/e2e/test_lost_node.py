@@ -51,6 +51,18 @@ def lost_node(sandbox: LocalTarget) -> Iterator[tuple[str, str]]:
     """A worker holding one agent replica and no Redis goes NotReady; (node, the replica on it)."""
     sandbox.wait_steady(180)
     spared = {p.node for p in sandbox.pods(NS, {"app": "redis"})}
+    agents = sandbox.pods(NS, {"app": "production-agent"})
+    if all(p.node in spared for p in agents):  # the scheduler put every replica beside Redis: move one away
+        for node in spared:
+            sandbox.cordon(node)
+        try:
+            sandbox.delete_pod(NS, agents[0].name)
+            until(lambda: agents[0].name not in {p.name for p in sandbox.pods(NS, {"app": "production-agent"})},
+                  60, "the moved replica's old pod gone")
+            sandbox.wait_steady(180)
+        finally:
+            for node in spared:
+                sandbox.cordon(node, unschedulable=False)
     pod = next(p for p in sandbox.pods(NS, {"app": "production-agent"}) if p.node not in spared)
     sandbox.set_node_ready(pod.node, False)
     try:

@@ -203,8 +203,7 @@ class KubernetesTarget(ProviderActions):
         if current is None:
             self.api.request("POST", path_of(obj["kind"], namespace), body=body)
         else:
-            self.api.request("PUT", path_of(obj["kind"], namespace, meta["name"]),
-                             body=snapshots.replacement(body, current))
+            snapshots.replace(self.api, body, current)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         try:

@@ -69,6 +69,11 @@ class ApiError(TargetError):
     def not_found(self) -> bool:
         return self.code == 404
 
+    @property
+    def conflict(self) -> bool:
+        """A write based on an outdated resourceVersion (someone, e.g. a controller, wrote in between)."""
+        return self.code == 409
+
 
 def path_of(kind: str, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
     """The REST path of a kind (its collection when ``name`` is None; all namespaces when ``namespace`` is)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from drills.targets.kubernetes.client import Api, Obj, path_of
+from drills.targets.kubernetes.client import Api, ApiError, Obj, path_of
 
 KINDS = ("ConfigMap", "Secret", "Service", "NetworkPolicy", "PodDisruptionBudget", "Deployment", "StatefulSet")
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -78,8 +78,7 @@ def restore(api: Api, snapshot: Snapshot, namespaces: frozenset[str] | None) -> 
             api.request("POST", path_of(obj["kind"], meta.get("namespace")), body=obj)
             done.append(f"created {key}")
         elif content(current) != obj:
-            path = path_of(obj["kind"], meta.get("namespace"), meta["name"])
-            api.request("PUT", path, body=replacement(obj, current))
+            replace(api, obj, current)
             done.append(f"replaced {key}")
     for node in api.list("Node"):
         name = node["metadata"]["name"]
@@ -88,6 +87,23 @@ def restore(api: Api, snapshot: Snapshot, namespaces: frozenset[str] | None) -> 
             api.patch("Node", None, name, {"spec": {"unschedulable": True if want else None}})  # as uncordon
             done.append(f"{'cordoned' if want else 'uncordoned'} Node/{name}")
     return done
+
+
+def replace(api: Api, obj: Obj, current: Obj | None = None, attempts: int = 5) -> None:
+    """PUT ``obj`` over the live object; on a conflict (a controller wrote it in between: the Deployment
+    controller records each revision on the object) read it again and retry, as client-go's
+    ``RetryOnConflict`` does."""
+    meta = obj["metadata"]
+    path = path_of(obj["kind"], meta.get("namespace"), meta["name"])
+    for attempt in range(attempts):
+        if current is None or attempt:
+            current = api.get(obj["kind"], meta.get("namespace"), meta["name"])
+        try:
+            api.request("PUT", path, body=replacement(obj, current))
+            return
+        except ApiError as exc:
+            if not exc.conflict or attempt == attempts - 1:
+                raise
 
 
 def replacement(saved: Obj, current: Obj) -> Obj:

@@ -242,3 +242,34 @@ def test_ensure_up_of_a_cluster_never_brought_up(tmp_path: Path) -> None:
     provider = _Provider(tmp_path / "missing-kubeconfig", lost=None)  # no kubeconfig: the client cannot load it
     KubernetesTarget(provider).ensure_up()
     assert provider.ups == 1
+
+
+class ConflictingApi:
+    """A Deployment whose controller writes it (a new resourceVersion) between our read and our write, twice."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.version, self.conflicts, self.puts = 1, conflicts, []  # type: ignore[var-annotated]
+
+    def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        return {"kind": kind, "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self.version)}}
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> Any:
+        if self.conflicts:
+            self.conflicts -= 1
+            self.version += 1  # the controller wrote meanwhile
+            raise ApiError(409, "Conflict", "the object has been modified")
+        assert body["metadata"]["resourceVersion"] == str(self.version)
+        self.puts.append(body)
+        return body
+
+
+def test_replace_reads_again_and_retries_on_a_conflict() -> None:
+    from drills.targets.kubernetes.snapshot import replace
+
+    saved = {"kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 2}}
+    api = ConflictingApi(conflicts=2)
+    replace(api, saved)  # type: ignore[arg-type]
+    assert len(api.puts) == 1 and api.puts[0]["spec"] == {"replicas": 2}
+    with pytest.raises(ApiError) as raised:
+        replace(ConflictingApi(conflicts=9), saved)  # type: ignore[arg-type]
+    assert raised.value.conflict
