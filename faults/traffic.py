@@ -126,9 +126,10 @@ class TrafficShiftParams(BaseModel):
                                          description="one user makes at least this share of the requests; "
                                                      "the evidence binds it to ${USER_ID}")
     fresh_user: str | None = Field(default=None,
-                                   description="a load generator key set to a new user id at each injection "
-                                               "(e.g. FLOOD_USER): a block left by an earlier run does not apply, "
-                                               "and the runbook can only learn the id from the evidence")
+                                   description="a load generator key set to a new user id (or id prefix) at "
+                                               "each injection, e.g. FLOOD_USER: a block or a conversation left by "
+                                               "an earlier run does not apply, and the runbook can only learn the "
+                                               "id from the evidence")
 
 
 def _shift_change(p: TrafficShiftParams, user: str | None = None) -> ConfigChange:
