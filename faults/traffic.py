@@ -75,8 +75,6 @@ def _spend_rate(target: Target, baseline: float | None, ratio: float) -> dict[st
 
 # -- expensive-model ------------------------------------------------------------------------------
 class ExpensiveModelParams(BaseModel):
-    namespace: str
-    selector: dict[str, str] = Field(min_length=1, description="the agents")
     change: ConfigChange = Field(description="the config change, e.g. DEFAULT_MODEL: claude-3-opus-20240229")
     model: str = Field(description="the expensive model every request must then be billed on")
     bill: BillSource = Field(description="where the provider's bill per model is read")
@@ -140,7 +138,7 @@ def _shift_change(p: TrafficShiftParams, user: str | None = None) -> ConfigChang
 
 
 def shift_undo(target: Target, p: TrafficShiftParams) -> Undo:
-    return _undo(target, _shift_change(p, user="-"))
+    return _undo(target, _shift_change(p, user="(any)"))  # records the keys' current values, not this one
 
 
 def shift_inject(target: Target, p: TrafficShiftParams) -> None:

@@ -90,7 +90,7 @@ def readings(monkeypatch: pytest.MonkeyPatch, values: dict[str, list[float | Non
 
 def model_params(**kw: Any) -> traffic.ExpensiveModelParams:
     return traffic.ExpensiveModelParams.model_validate({
-        "namespace": "production-agents", "selector": AGENTS, "model": "claude-3-opus-20240229",
+        "model": "claude-3-opus-20240229",
         "change": {"namespace": "production-agents", "configmap": "agent-config",
                    "workload": "deployment/agent-deployment", "set": {"DEFAULT_MODEL": "claude-3-opus-20240229"}},
         "bill": {"namespace": "drillbook-system", "service": "anthropic-stub", "port": 8090}, **kw})
