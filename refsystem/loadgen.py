@@ -11,7 +11,9 @@ TARGET_URL; anything else is refused and logged. With no targets it idles.
 
 Env: TARGETS_FILE | TARGET_URL, RATE=10, CONCURRENCY=4, USERS=20, USER_PREFIX=user, CONTEXT_KB=16,
 MESSAGE_CHARS=200, CONVERSATION_TURNS=3 (messages per conversation before a user starts a new one, so the
-agent's context cache keeps seeing new conversations), TIMEOUT_S=5, POD_IP, METRICS_PORT=9100.
+agent's context cache keeps seeing new conversations), FLOOD_USER= and FLOOD_SHARE=0 (that share of all
+requests is sent as the one user FLOOD_USER: a bot or an abusive client among the real users), TIMEOUT_S=5,
+POD_IP, METRICS_PORT=9100.
 Metrics: ``loadgen_requests_total{code}`` (``error`` = no HTTP answer) and
 ``loadgen_request_duration_seconds``. Logs a summary every 5 s; stops cleanly on SIGTERM.
 """
@@ -130,13 +132,17 @@ class LoadGen:
             self.context_kb = env_value(env, "CONTEXT_KB", 16, parse_int)
             self.message_chars = env_value(env, "MESSAGE_CHARS", 200, parse_int)
             self.turns = env_value(env, "CONVERSATION_TURNS", 3, parse_int)
+            self.flood_share = env_value(env, "FLOOD_SHARE", 0.0, parse_float)
             self.timeout = env_value(env, "TIMEOUT_S", 5.0, parse_float)
             self.metrics_port = env_value(env, "METRICS_PORT", 9100, parse_int)
         except ConfigError as exc:
             fail_config(exc.lines)
         if self.rate <= 0 or self.concurrency < 1 or self.users < 1 or self.turns < 1:
             fail_config(["Error: RATE, CONCURRENCY, USERS and CONVERSATION_TURNS must be positive"])
+        if not 0.0 <= self.flood_share <= 1.0:
+            fail_config([f"Error: Invalid value for environment variable FLOOD_SHARE: {self.flood_share} (0..1)"])
         self.prefix = env.get("USER_PREFIX", "user")
+        self.flood_user = env.get("FLOOD_USER", "").strip()
         self.host = env.get("POD_IP") or "127.0.0.1"
         self.targets = Targets(env.get("TARGETS_FILE", ""), env.get("TARGET_URL", ""))
         self.stop = threading.Event()
@@ -152,6 +158,8 @@ class LoadGen:
 
     def _body(self) -> dict[str, Any]:
         user = f"{self.prefix}-{random.randrange(self.users):04d}"
+        if self.flood_user and random.random() < self.flood_share:
+            user = self.flood_user
         with self._lock:
             n = self._seq[user] = self._seq.get(user, -1) + 1
         message = (_TEXT * (self.message_chars // len(_TEXT) + 1))[: self.message_chars] or "hi"
@@ -200,7 +208,7 @@ class LoadGen:
                    for i in range(self.concurrency)]
         log("INFO", "loadgen started", pod=os.environ.get("POD_NAME", "loadgen"), rate=self.rate,
             concurrency=self.concurrency, users=self.users, context_kb=self.context_kb,
-            metrics=f"{self.host}:{self.metrics_port}")
+            flood_user=self.flood_user or "-", flood_share=self.flood_share, metrics=f"{self.host}:{self.metrics_port}")
         self.targets.reload()
         for w in workers:
             w.start()

@@ -263,39 +263,39 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:606": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
     f"{AGENT}:609": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
     f"{AGENT}:611": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:628": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:632": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:635": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:637": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:649": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:652": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:654": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:666": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:670": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:673": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:675": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:712": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:715": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:718": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
-    f"{AGENT}:721": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
-    f"{AGENT}:724": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:743": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
-    f"{AGENT}:747": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
-    f"{AGENT}:751": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:756": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:778": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
-    f"{AGENT}:781": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
-    f"{AGENT}:785": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:788": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
-    f"{AGENT}:806": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:812": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
-    f"{AGENT}:816": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
-    f"{AGENT}:820": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:853": NODES,  # kubectl get nodes
-    f"{AGENT}:856": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
-    f"{AGENT}:862": CORDON,  # kubectl cordon ${NODE_NAME}
-    f"{AGENT}:865": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
-    f"{AGENT}:872": UNCORDON,  # kubectl uncordon ${NODE_NAME}
-    f"{AGENT}:875": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
-    f"{AGENT}:876": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:630": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:634": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:637": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:639": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:651": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:654": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:656": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:668": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:672": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:675": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:677": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:714": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:717": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:720": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
+    f"{AGENT}:723": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
+    f"{AGENT}:726": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:745": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
+    f"{AGENT}:749": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
+    f"{AGENT}:753": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:758": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:780": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
+    f"{AGENT}:783": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
+    f"{AGENT}:787": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:790": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
+    f"{AGENT}:808": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:814": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
+    f"{AGENT}:818": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
+    f"{AGENT}:822": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:855": NODES,  # kubectl get nodes
+    f"{AGENT}:858": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
+    f"{AGENT}:864": CORDON,  # kubectl cordon ${NODE_NAME}
+    f"{AGENT}:867": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
+    f"{AGENT}:874": UNCORDON,  # kubectl uncordon ${NODE_NAME}
+    f"{AGENT}:877": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
+    f"{AGENT}:878": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
 }

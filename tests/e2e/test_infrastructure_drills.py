@@ -18,7 +18,9 @@ from tests.e2e.conftest import desired
 pytestmark = pytest.mark.slow
 
 DRILLS = ["agent-down/bad-image", "agent-down/config-error", "agent-down/invalid-api-key", "redis-failure/oom",
-          "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain"]
+          "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain",
+          "cost-spike/model-misconfiguration", "cost-spike/bot-abuse",
+          "cost-spike/inefficient-prompts"]
 
 
 def spec(drill_id: str):  # type: ignore[no-untyped-def]

@@ -57,12 +57,13 @@ def test_fast_profile_rewrites_windows_and_for() -> None:
     by_alert = rules_by_alert(rules)
     assert all(r["for"] == "3s" for r in by_alert.values())
     assert by_alert["HighErrorRate"]["expr"] == \
-        "sum(rate(agent_errors_total[15s])) / sum(rate(agent_requests_total[15s])) > 0.05"
+        'sum(rate(agent_errors_total{type!="blocked"}[15s])) / sum(rate(agent_requests_total[15s])) > 0.05'
     for rule in by_alert.values():
         assert "[5m]" not in rule["expr"]
-    # other windows are left as written
-    assert "[1h:1m]" in by_alert["CostSpike"]["expr"] and "[15s]" in by_alert["CostSpike"]["expr"]
-    assert "[1d]" in by_alert["DailyBudgetExceeded"]["expr"]
+    # the hourly baseline and the day are shrunk 20x like the rate windows
+    assert "[3m:3s]" in by_alert["CostSpike"]["expr"] and "[15s]" in by_alert["CostSpike"]["expr"]
+    assert "[1h:1m]" not in by_alert["CostSpike"]["expr"]
+    assert by_alert["DailyBudgetExceeded"]["expr"] == "sum(increase(agent_cost_dollars_total[72m])) > 500"
     # labels / annotations untouched
     assert by_alert["AgentDown"]["labels"] == {"severity": "critical"}
     assert by_alert["AgentDown"]["expr"] == yaml.safe_load(rules_text())["groups"][0]["rules"][0]["expr"]

@@ -1,8 +1,8 @@
 """Prometheus configuration for the sandbox: scrape targets from the controller, the project's alert rules.
 
 The rules file is the one a cluster runs (``refsystem/prometheus/alerts.yml``); the sandbox's timing profile
-only rewrites the ``[5m]`` rate windows and the ``for:`` durations, so the expressions Prometheus evaluates
-are the real ones.
+only rewrites the ``[5m]`` rate windows, the other range selectors it lists (``Profile.windows``) and the
+``for:`` durations, so the expressions Prometheus evaluates are the real ones.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ def rules_text() -> str:
 def profiled_rules(config: SandboxConfig) -> dict[str, Any]:
     profile = config.profile
     text = rules_text().replace("[5m]", f"[{profile.rate_window}]")
+    for written, scaled in profile.windows.items():
+        text = text.replace(written, scaled)
     rules: dict[str, Any] = yaml.safe_load(text)
     for group in rules["groups"]:
         for rule in group["rules"]:
