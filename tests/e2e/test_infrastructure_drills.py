@@ -19,8 +19,7 @@ pytestmark = pytest.mark.slow
 
 DRILLS = ["agent-down/bad-image", "agent-down/config-error", "agent-down/invalid-api-key", "redis-failure/oom",
           "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain",
-          "cost-spike/model-misconfiguration", "cost-spike/bot-abuse",
-          "cost-spike/inefficient-prompts"]
+          "cost-spike/model-misconfiguration", "cost-spike/inefficient-prompts"]
 
 
 def spec(drill_id: str):  # type: ignore[no-untyped-def]
