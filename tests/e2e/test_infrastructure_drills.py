@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 DRILLS = ["agent-down/bad-image", "agent-down/config-error", "agent-down/invalid-api-key", "redis-failure/oom",
           "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain",
-          "high-error-rate/rate-limiting", "high-error-rate/bad-deployment"]
+          "high-error-rate/rate-limiting", "high-error-rate/bad-deployment",
+          "high-error-rate/downstream-failure"]
 
 
 def spec(drill_id: str):  # type: ignore[no-untyped-def]
