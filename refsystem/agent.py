@@ -185,10 +185,12 @@ class Handler(JSONHandler):
             cost=fields.pop("cost"), tokens=fields.pop("tokens"), user=fields.pop("user"), **fields)
 
 
-def main() -> None:
-    """Entry point: validate env (exit 1 like the runbook), start the checker thread, serve until SIGTERM."""
+def main(agent_type: type[Agent] = Agent) -> None:
+    """Entry point: validate env (exit 1 like the runbook), start the checker thread, serve until SIGTERM.
+
+    ``agent_type``: the request logic of this image version (a later release subclasses :class:`Agent`)."""
     cfg = load_agent_config_or_exit()
-    agent = Agent(cfg)
+    agent = agent_type(cfg)
     try:
         server = JSONServer(cfg.host, cfg.port, Handler, agent=agent)
     except OSError as exc:

@@ -9,9 +9,11 @@ it, ``Authorization: Bearer``) and the SDK's own retry and error-class logic is 
 
 It behaves like the real API where the runbooks' remediations depend on it:
 
-* rate limits are per API key (``rate_limit_rpm``, a sliding 60 s window, 0 = off): a refused call is a
-  429 ``rate_limit_error`` with ``retry-after`` = seconds until the key's window frees a slot, so a
-  client-side limit (``ENABLE_RATE_LIMITING``) below the quota genuinely ends the 429s;
+* rate limits are per API key (``rate_limit_rpm``, a sliding 60 s window, 0 = off; ``rate_limit_keys``
+  limits only those keys, as a quota belongs to one key's workspace; ``rate_limit_interval_s`` enforces
+  the quota over a shorter interval, as the real API may): a refused call is a 429 ``rate_limit_error``
+  with ``retry-after`` = seconds until the key's window frees a slot, so a client-side limit
+  (``ENABLE_RATE_LIMITING``) below the quota genuinely ends the 429s;
 * latency grows with the prompt: ``latency_s`` + ``latency_per_1k_input_s`` per 1000 uncached input
   tokens (a cache read costs a tenth of that, as prefill is skipped) + ``latency_per_output_token_s``
   per generated token; long histories are slow, truncation and caching make them faster;
@@ -27,12 +29,13 @@ It behaves like the real API where the runbooks' remediations depend on it:
 
 Fault control - ONE mechanism, the behaviour file: knobs default from env (``STUB_LATENCY_S``,
 ``STUB_LATENCY_PER_1K_INPUT_S``, ``STUB_LATENCY_PER_OUTPUT_TOKEN_S``, ``STUB_RATE_LIMIT``,
-``STUB_RATE_LIMIT_RPM``, ``STUB_RETRY_AFTER_S``, ``STUB_ERROR_RATE``, ``STUB_ERROR_STATUS``,
-``STUB_OUTPUT_TOKENS``, ``STUB_VALID_KEYS``) and are overridden by the JSON object in the file at
+``STUB_RATE_LIMIT_RPM``, ``STUB_RATE_LIMIT_INTERVAL_S``, ``STUB_RETRY_AFTER_S``, ``STUB_ERROR_RATE``,
+``STUB_ERROR_STATUS``, ``STUB_OUTPUT_TOKENS``, ``STUB_VALID_KEYS``) and are overridden by the JSON object in the file at
 ``STUB_BEHAVIOUR_FILE``, re-read on every request, so a fault flips them at runtime without a restart
 by writing the file atomically (write a temporary file, rename it over) and reverts by deleting it.
 File keys: ``latency_s``, ``latency_per_1k_input_s``, ``latency_per_output_token_s``, ``rate_limit``
-(every call is a 429, with ``retry_after_s``), ``rate_limit_rpm``, ``retry_after_s``, ``error_rate``,
+(every call is a 429, with ``retry_after_s``), ``rate_limit_rpm``, ``rate_limit_interval_s``,
+``rate_limit_keys`` (a list: only these keys are limited), ``retry_after_s``, ``error_rate``,
 ``error_status``, ``output_tokens``, ``valid_keys`` (a list: revoke the agent's key). Keys left out keep
 their env default; a file that is not a JSON object is ignored in favour of the last good one.
 
@@ -78,6 +81,8 @@ class Behaviour:
     latency_per_output_token_s: float = 0.0
     rate_limit: bool = False
     rate_limit_rpm: int = 0
+    rate_limit_interval_s: float = 60.0
+    rate_limit_keys: frozenset[str] = frozenset()  # empty: every key has the quota
     retry_after_s: float = 1.0
     error_rate: float = 0.0
     error_status: int = 529
@@ -92,6 +97,7 @@ _KNOBS: tuple[tuple[str, str, Any, Any], ...] = (
     ("latency_per_output_token_s", "STUB_LATENCY_PER_OUTPUT_TOKEN_S", parse_float, float),
     ("rate_limit", "STUB_RATE_LIMIT", parse_bool, bool),
     ("rate_limit_rpm", "STUB_RATE_LIMIT_RPM", parse_int, int),
+    ("rate_limit_interval_s", "STUB_RATE_LIMIT_INTERVAL_S", parse_float, float),
     ("retry_after_s", "STUB_RETRY_AFTER_S", parse_float, float),
     ("error_rate", "STUB_ERROR_RATE", parse_float, float),
     ("error_status", "STUB_ERROR_STATUS", parse_int, int),
@@ -148,8 +154,9 @@ class Stub:
             return self._last_good or self.defaults
         if kw.get("error_status", 529) not in _ERRORS:
             kw.pop("error_status")
-        if isinstance(data.get("valid_keys"), list):
-            kw["valid_keys"] = frozenset(str(k) for k in data["valid_keys"])
+        for name in ("valid_keys", "rate_limit_keys"):
+            if isinstance(data.get(name), list):
+                kw[name] = frozenset(str(k) for k in data[name])
         self._last_good = replace(self.defaults, **kw)
         return self._last_good
 
@@ -289,7 +296,8 @@ class Handler(JSONHandler):
         if model not in _MODEL_IDS:
             self.send_error_json(404, "not_found_error", f"model: {model}")
             return
-        adm = self.stub.windows.admit(key, beh.rate_limit_rpm)
+        rpm = beh.rate_limit_rpm if not beh.rate_limit_keys or key in beh.rate_limit_keys else 0
+        adm = self.stub.windows.admit(key, rpm, window_s=beh.rate_limit_interval_s)
         if beh.rate_limit:
             adm = Admission(False, max(adm.limit, 1), 0, beh.retry_after_s)
         limit_headers = _ratelimit_headers(adm) if adm.limit else {}

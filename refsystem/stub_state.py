@@ -50,19 +50,26 @@ class RateWindows:
         self._lock = threading.Lock()
         self._admitted: dict[str, deque[float]] = {}
 
-    def admit(self, key: str, rpm: int, now: float | None = None) -> Admission:
-        """Admit one request for ``key`` under ``rpm`` requests per minute (``rpm <= 0``: no limit)."""
+    def admit(self, key: str, rpm: int, now: float | None = None, window_s: float = WINDOW_S) -> Admission:
+        """Admit one request for ``key`` under ``rpm`` requests per minute (``rpm <= 0``: no limit).
+
+        ``window_s`` below 60 enforces the quota over that shorter interval (``rpm * window_s / 60``
+        requests, at least 1), as the real API may ("60 RPM may be enforced as 1 request per second"):
+        a burst is refused even when the minute's total is within quota, and ``retry-after`` stays short.
+        """
         if rpm <= 0:
             return Admission(True, 0, 0, 0.0)
         now = time.monotonic() if now is None else now
+        window_s = min(max(window_s, 0.001), WINDOW_S)
+        allowed = max(1, round(rpm * window_s / WINDOW_S))
         with self._lock:
             window = self._admitted.setdefault(key, deque())
-            while window and now - window[0] >= WINDOW_S:
+            while window and now - window[0] >= window_s:
                 window.popleft()
-            if len(window) >= rpm:
-                return Admission(False, rpm, 0, WINDOW_S - (now - window[0]))
+            if len(window) >= allowed:
+                return Admission(False, rpm, 0, window_s - (now - window[0]))
             window.append(now)
-            return Admission(True, rpm, rpm - len(window), WINDOW_S - (now - window[0]))
+            return Admission(True, rpm, allowed - len(window), window_s - (now - window[0]))
 
 
 class PromptCache:

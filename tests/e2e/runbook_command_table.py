@@ -222,80 +222,81 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:254": LOGS_ERRORS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
     f"{AGENT}:264": PONG,  # kubectl exec -it redis-0 -n production-agents -- redis-cli ping
     f"{AGENT}:268": HISTORY,  # kubectl rollout history deployment/agent-deployment -n production-agen
-    f"{AGENT}:291": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:294": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:296": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:317": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:320": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:325": SCALE_STS,  # kubectl scale statefulset redis --replicas=1 -n production-agents
-    f"{AGENT}:327": STS_STATUS,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:330": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:333": STATUS_STS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:349": UNDO,  # kubectl rollout undo deployment/agent-deployment -n production-agents
-    f"{AGENT}:351": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:355": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:372": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:377": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:380": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:382": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:415": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:425": TOP_PODS,  # kubectl top pods -n production-agents
-    f"{AGENT}:426": TOP_NODES,  # kubectl top nodes
-    f"{AGENT}:429": LOGS_DURATION,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:455": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:458": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:460": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:478": PATCH_DEPLOY,  # kubectl patch deployment agent-deployment -n production-agents --patch
-    f"{AGENT}:482": SCALE_DEPLOY,  # kubectl scale deployment agent-deployment --replicas=4 -n production-a
-    f"{AGENT}:484": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:499": SLOWLOG,  # kubectl exec -it redis-0 -n production-agents -- redis-cli SLOWLOG GET
-    f"{AGENT}:503": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:507": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:524": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:527": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:529": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:555": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:560": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:565": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:567": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:598": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:602": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
-    f"{AGENT}:606": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:609": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:611": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:630": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:634": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:637": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:639": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:651": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:654": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:656": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:668": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:672": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:675": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:677": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:714": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:717": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:720": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
-    f"{AGENT}:723": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
-    f"{AGENT}:726": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:745": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
-    f"{AGENT}:749": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
-    f"{AGENT}:753": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:758": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:780": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
-    f"{AGENT}:783": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
-    f"{AGENT}:787": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:790": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
-    f"{AGENT}:808": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:814": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
-    f"{AGENT}:818": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
-    f"{AGENT}:822": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:855": NODES,  # kubectl get nodes
-    f"{AGENT}:858": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
-    f"{AGENT}:864": CORDON,  # kubectl cordon ${NODE_NAME}
-    f"{AGENT}:867": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
-    f"{AGENT}:874": UNCORDON,  # kubectl uncordon ${NODE_NAME}
-    f"{AGENT}:877": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
-    f"{AGENT}:878": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:291": SECRET_APPLY,  # kubectl create secret generic agent-secrets -n production-agents --fr
+    f"{AGENT}:296": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:299": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:301": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:331": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:334": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:339": SCALE_STS,  # kubectl scale statefulset redis --replicas=1 -n production-agents
+    f"{AGENT}:341": STS_STATUS,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:344": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:347": STATUS_STS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:363": UNDO,  # kubectl rollout undo deployment/agent-deployment -n production-agents
+    f"{AGENT}:365": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:369": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:386": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:391": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:394": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:396": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:429": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:439": TOP_PODS,  # kubectl top pods -n production-agents
+    f"{AGENT}:440": TOP_NODES,  # kubectl top nodes
+    f"{AGENT}:443": LOGS_DURATION,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:469": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:472": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:474": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:492": PATCH_DEPLOY,  # kubectl patch deployment agent-deployment -n production-agents --patch
+    f"{AGENT}:496": SCALE_DEPLOY,  # kubectl scale deployment agent-deployment --replicas=4 -n production-a
+    f"{AGENT}:498": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:513": SLOWLOG,  # kubectl exec -it redis-0 -n production-agents -- redis-cli SLOWLOG GET
+    f"{AGENT}:517": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:521": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:538": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:541": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:543": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:569": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:574": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:579": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:581": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:612": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:616": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
+    f"{AGENT}:620": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:623": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:625": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:644": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:648": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:651": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:653": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:665": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:668": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:670": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:682": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:686": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:689": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:691": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:728": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:731": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:734": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
+    f"{AGENT}:737": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
+    f"{AGENT}:740": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:759": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
+    f"{AGENT}:763": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
+    f"{AGENT}:767": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:772": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:794": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
+    f"{AGENT}:797": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
+    f"{AGENT}:801": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:804": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
+    f"{AGENT}:822": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:828": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
+    f"{AGENT}:832": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
+    f"{AGENT}:836": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:869": NODES,  # kubectl get nodes
+    f"{AGENT}:872": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
+    f"{AGENT}:878": CORDON,  # kubectl cordon ${NODE_NAME}
+    f"{AGENT}:881": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
+    f"{AGENT}:888": UNCORDON,  # kubectl uncordon ${NODE_NAME}
+    f"{AGENT}:891": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
+    f"{AGENT}:892": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
 }

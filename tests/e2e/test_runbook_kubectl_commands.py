@@ -28,6 +28,7 @@ from kubernetes.stream import stream
 
 from drills.steps import bind, run
 from drills.targets.local import LocalTarget
+from drills.targets.local.infra import SPARE_KEY
 from tests.e2e.runbook_command_table import AGENT, NOT_RUN, SEED, TABLE, Expect
 from tests.e2e.runbook_commands import kubectl_commands
 
@@ -37,7 +38,7 @@ NEW_API_KEY = "sk-ant-drill-0000-valid"  # the key the sandbox's Anthropic stub 
 REVOKED = base64.b64encode(b"sk-ant-drill-revoked-0000").decode()
 # WORKING_TAG: another tag the sandbox has, so that `set image` after the undo changes something
 BINDINGS = {"your-org": "drillbook", "working-tag": "1.0.0", "WORKING_TAG": "1.1.0", "NEW_KEY": "sk-ant-drill-seed",
-            "NEW_API_KEY": NEW_API_KEY, "USER_ID": "user-blocked-by-e2e"}
+            "NEW_API_KEY": NEW_API_KEY, "SPARE_API_KEY": SPARE_KEY, "USER_ID": "user-blocked-by-e2e"}
 
 # Before a fix that restores the reference state, the fault it fixes (else it changes nothing):
 FAULTS = {
@@ -271,7 +272,8 @@ def test_secret_create_dry_run_apply_replaces_the_key(steady: LocalTarget) -> No
             assert get(steady, "secret", "agent-secrets")["data"] == original
         elif "create secret" in COMMANDS[key].text:
             data = get(steady, "secret", "agent-secrets")["data"]
-            assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {"anthropic-api-key": NEW_API_KEY}
+            key_value = SPARE_KEY if "SPARE_API_KEY" in COMMANDS[key].text else NEW_API_KEY
+            assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {"anthropic-api-key": key_value}
         elif "rollout status" in COMMANDS[key].text:
             rolled_out(steady)
 

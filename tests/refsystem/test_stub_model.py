@@ -43,6 +43,26 @@ def test_rate_windows_are_per_key_and_report_when_a_slot_frees() -> None:
     assert windows.admit("a", 0, now=160.0).admitted  # 0 = no limit
 
 
+def test_rate_window_can_enforce_the_quota_over_a_shorter_interval() -> None:
+    windows = RateWindows()  # 120 rpm enforced per second: 2 requests a second, as the real API may
+    assert [windows.admit("a", 120, now=100.0, window_s=1.0).admitted for _ in range(3)] == [True, True, False]
+    refused = windows.admit("a", 120, now=100.5, window_s=1.0)
+    assert not refused.admitted and refused.limit == 120 and refused.retry_after == 1  # a short retry-after
+    assert windows.admit("a", 120, now=101.0, window_s=1.0).admitted  # the next second has room again
+    assert windows.admit("b", 30, now=100.0, window_s=1.0).admitted  # below one a second: still 1 admitted
+    assert not windows.admit("b", 30, now=100.2, window_s=1.0).admitted
+
+
+def test_rate_limit_applies_only_to_the_listed_keys(tmp_path: Path) -> None:
+    with stub_thread(tmp_path) as st:
+        st.set(rate_limit_rpm=60, rate_limit_interval_s=1, rate_limit_keys=[OTHER_KEY])
+        limited = [st.messages("hi", key=OTHER_KEY).status_code for _ in range(3)]
+        assert limited[0] == 200 and 429 in limited  # one a second for that key
+        assert [st.messages("hi").status_code for _ in range(5)] == [200] * 5  # another workspace's key: no quota
+        st.set(rate_limit_rpm=60, rate_limit_interval_s=1)  # no list: every key has the quota
+        assert 429 in [st.messages("hi").status_code for _ in range(3)]
+
+
 def test_prompt_cache_lives_five_minutes_from_last_use() -> None:
     cache = PromptCache()
     assert cache.hit("p", now=0.0) is False

@@ -228,6 +228,10 @@ class KubernetesTarget(ProviderActions):
             output = ws.read_all()
         finally:
             ws.close()
+            # websocket-client's close() does nothing once the server has closed the stream (a command that
+            # exits at once): shut the socket down too, or it leaks until garbage collection warns of it
+            if ws.sock is not None:
+                ws.sock.shutdown()
         if code is None:
             return ExecResult(124, f"{output}\n(timed out after {timeout_s:.0f}s)")
         return ExecResult(int(code), output)

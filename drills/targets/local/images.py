@@ -20,6 +20,7 @@ def default_images() -> dict[str, list[str]]:
     return {
         "ghcr.io/drillbook/production-agent:1.0.0": [py, "-m", "refsystem.agent"],
         "ghcr.io/drillbook/production-agent:1.1.0": [py, "-m", "refsystem.agent"],
+        "ghcr.io/drillbook/production-agent:1.2.0": [py, "-m", "refsystem.agent_v1_2"],  # has a bug
         "ghcr.io/drillbook/anthropic-stub:1.0.0": [py, "-m", "refsystem.llm_stub"],
         "ghcr.io/drillbook/loadgen:1.0.0": [py, "-m", "refsystem.loadgen"],
         "redis:7.0": ["/usr/bin/redis-server"],

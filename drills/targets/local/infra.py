@@ -17,6 +17,8 @@ Obj = dict[str, Any]
 CONTROL_PLANE = {"node-role.kubernetes.io/control-plane": ""}
 TOLERATE_CP = [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]
 STUB_KEY = "sk-ant-drill-0000-valid"  # accepted by the local stub; not a real credential
+# A second accepted key, as of another workspace with its own quota (Runbook 2, cause 1 moves to it)
+SPARE_KEY = "sk-ant-drill-0001-spare"
 # Not the usual 9090/9121/9100: Debian's prometheus, prometheus-redis-exporter and node-exporter services
 # bind those ports on every address once installed, and a wildcard bind would refuse the pod's own address.
 PROMETHEUS_PORT = 19090
@@ -76,7 +78,7 @@ def infrastructure(config: SandboxConfig, root: Path) -> list[Obj]:
     scrape = {"prometheus.io/scrape": "true"}
     stub = _workload("StatefulSet", "anthropic-stub", "drillbook-system", {
         "name": "stub", "image": "ghcr.io/drillbook/anthropic-stub:1.0.0",
-        "env": _pod_env(STUB_HOST="$(POD_IP)", STUB_PORT="8090", STUB_VALID_KEYS=STUB_KEY,
+        "env": _pod_env(STUB_HOST="$(POD_IP)", STUB_PORT="8090", STUB_VALID_KEYS=f"{STUB_KEY},{SPARE_KEY}",
                         STUB_BEHAVIOUR_FILE=str(root / "stub-behaviour.json")),
         "readinessProbe": {"httpGet": {"path": "/health", "port": 8090}, "periodSeconds": 1},
     })

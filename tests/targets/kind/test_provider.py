@@ -63,9 +63,10 @@ def test_up_creates_builds_loads_with_fixed_tags_and_applies(fake_bin: Path, tmp
     builds = [a for a in argvs(fake_bin, "docker") if a[1] == "build"]
     tags = {a[i + 1] for a in builds for i, x in enumerate(a) if x == "-t"}
     assert tags == {"ghcr.io/drillbook/production-agent:1.0.0", "ghcr.io/drillbook/production-agent:1.1.0",
+                    "ghcr.io/drillbook/production-agent:1.2.0",
                     "ghcr.io/drillbook/anthropic-stub:1.0.0", "ghcr.io/drillbook/loadgen:1.0.0"}
     assert all(not t.endswith(":latest") for t in tags)
-    assert {a[a.index("--target") + 1] for a in builds} == {"agent", "llm_stub", "loadgen"}
+    assert {a[a.index("--target") + 1] for a in builds} == {"agent", "agent_v1_2", "llm_stub", "loadgen"}
     assert all(a[a.index("-f") + 1] == str(layout.DOCKERFILE) and a[-1] == str(layout.ROOT) for a in builds)
     load = [a for a in kind if a[1:3] == ["load", "docker-image"]]
     assert len(load) == 1 and set(load[0][3:-2]) == tags and load[0][-2:] == ["--name", "drill"]
