@@ -72,9 +72,10 @@ def config(redis_url: str, stub_url: str, **kw: Any) -> AgentConfig:
 
 
 @contextmanager
-def agent(redis_url: str, stub_url: str, **kw: Any) -> Iterator[Agent]:
-    """An :class:`Agent` as the process builds it (no HTTP server, no background checker)."""
-    a = Agent(config(redis_url, stub_url, **kw))
+def agent(redis_url: str, stub_url: str, cls: type[Agent] = Agent, **kw: Any) -> Iterator[Agent]:
+    """An :class:`Agent` (or a later version of it) as the process builds it (no HTTP server, no background
+    checker); its HTTP clients and Redis connection are closed after."""
+    a = cls(config(redis_url, stub_url, **kw))
     try:
         yield a
     finally:

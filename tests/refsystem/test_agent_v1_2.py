@@ -9,7 +9,7 @@ import pytest
 from drills.targets.kind.layout import built_images
 from drills.targets.local.images import default_images
 from refsystem.agent_v1_2 import ARMS, ExperimentAgent, experiment_arm, experiment_prompt
-from tests.refsystem.inprocess import chat, config, stub_thread
+from tests.refsystem.inprocess import agent, chat, stub_thread
 
 LOAD_USERS = [f"user-{i:04d}" for i in range(20)]  # the load generator's default users
 
@@ -32,8 +32,7 @@ def test_the_image_runs_it_on_both_clusters() -> None:
 
 
 def test_the_experiment_fails_before_anything_else_and_others_are_served(redis_url: str, tmp_path) -> None:  # noqa: ANN001
-    with stub_thread(tmp_path) as st:
-        agent = ExperimentAgent(config(redis_url, st.url))
+    with stub_thread(tmp_path) as st, agent(redis_url, st.url, cls=ExperimentAgent) as experiment:
         with pytest.raises(KeyError):
-            chat(agent, "user-0005", "conv-a")
-        assert chat(agent, "user-0000", "conv-b")[0] == 200
+            chat(experiment, "user-0005", "conv-a")
+        assert chat(experiment, "user-0000", "conv-b")[0] == 200
