@@ -18,7 +18,8 @@ from tests.e2e.conftest import desired
 pytestmark = pytest.mark.slow
 
 DRILLS = ["agent-down/bad-image", "agent-down/config-error", "agent-down/invalid-api-key", "redis-failure/oom",
-          "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain"]
+          "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain",
+          "high-latency/cpu-throttling", "high-latency/anthropic-slow", "high-latency/redis-slow"]
 
 
 def spec(drill_id: str):  # type: ignore[no-untyped-def]
