@@ -169,7 +169,7 @@ class FakeTarget:
     def secret_values(self) -> set[str]:
         return set()
 
-    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
+    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str | None]) -> None:
         raise NotImplementedError
 
     def set_image(self, ref: WorkloadRef, container: str, image: str) -> None:

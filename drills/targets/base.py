@@ -105,8 +105,8 @@ class Target(Protocol):
     def secret_values(self) -> set[str]:
         """Every value of every Secret in the target, decoded: what reports must never contain."""
 
-    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
-        """``kubectl set resources ... --limits``."""
+    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str | None]) -> None:
+        """``kubectl set resources ... --limits``; None removes that limit (a patch with ``null``)."""
 
     def set_image(self, ref: WorkloadRef, container: str, image: str) -> None:
         """``kubectl set image``."""

@@ -51,9 +51,9 @@ class ExistingProvider:
         return None
 
     def capabilities(self) -> set[str]:
-        """What every conformant cluster's kubelet does: memory limits (cgroups), memory-backed emptyDir.
-        NetworkPolicy enforcement depends on the CNI and is not assumed."""
-        return {"memory-limits", "tmpfs"}
+        """What every conformant cluster's kubelet does: memory and CPU limits (cgroups, CFS quota),
+        memory-backed emptyDir. NetworkPolicy enforcement depends on the CNI and is not assumed."""
+        return {"memory-limits", "cpu-limits", "tmpfs"}
 
     def set_node_ready(self, node: str, ready: bool) -> None:
         raise Unsupported("node-failure", f"no access to the kubelets of context {self.context!r} (stopping "

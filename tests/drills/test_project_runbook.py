@@ -23,7 +23,8 @@ OOM_PATCH = ("kubectl patch deployment agent-deployment -n production-agents --p
              """'{"spec":{"template":{"spec":{"containers":[{"name":"agent","resources":{"limits":"""
              """{"memory":"4Gi"}}}]}}}}'""")
 # what a drill spec (or the person on call) binds; anything else would be an unbound step
-PLACEHOLDERS = {"NEW_API_KEY", "WORKING_TAG", "USER_ID", "NODE_NAME", "AGENT_POD", "SPARE_API_KEY", "sg-xxxxx"}
+PLACEHOLDERS = {"NEW_API_KEY", "WORKING_TAG", "USER_ID", "NODE_NAME", "AGENT_POD", "SPARE_API_KEY", "SLOW_CLIENT",
+                "sg-xxxxx"}
 
 
 @pytest.fixture(scope="module")

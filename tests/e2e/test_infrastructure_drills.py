@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 DRILLS = ["agent-down/bad-image", "agent-down/config-error", "agent-down/invalid-api-key", "redis-failure/oom",
           "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain",
           "high-error-rate/rate-limiting", "high-error-rate/bad-deployment", "high-error-rate/downstream-failure",
+          "high-latency/cpu-throttling", "high-latency/anthropic-slow", "high-latency/redis-slow",
           "cost-spike/model-misconfiguration", "cost-spike/inefficient-prompts"]
 
 

@@ -54,3 +54,26 @@ def test_every_process_of_the_tree_is_found_and_killed(flavour: str) -> None:
 def test_an_empty_or_missing_tree_has_no_process(flavour: str) -> None:
     assert cgroups.tree_pids(flavour, NAME) == {}
     assert cgroups.kill_tree(flavour, NAME, timeout_s=1) == (0, {})
+
+
+def test_a_cpu_quota_throttles_a_busy_process_and_cpu_stat_counts_it(flavour: str) -> None:
+    limited = cgroups.ContainerCgroup(flavour, f"{NAME}/ns_limited")
+    limited.create(None, 20)  # 20m: 2 ms of CPU per 100 ms period
+    files = limited.procs_files()
+    busy = subprocess.Popen(["sh", "-c", "while :; do :; done"], start_new_session=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: cgroups.join(files))  # noqa: PLW1509 as the runtime joins
+    try:
+        time.sleep(1.0)
+        stat = limited.cpu_stat()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert stat is not None
+    assert stat.periods >= 5 and stat.throttled_periods >= stat.periods * 0.8  # throttled in nearly every period
+    assert stat.throttled_seconds > 0.5
+
+
+def test_a_container_without_a_cpu_limit_has_no_cfs_counters(flavour: str) -> None:
+    group = cgroups.ContainerCgroup(flavour, f"{NAME}/ns_free")
+    group.create(None, None)
+    assert group.cpu_stat() is None

@@ -18,7 +18,8 @@ from drills.targets.local.monitoring import (
 )
 
 ALERTS = ["AgentDown", "HighErrorRate", "HighLatency", "CostSpike", "DailyBudgetExceeded", "RedisDown",
-          "RedisOutOfMemory", "RedisPersistenceFailing", "KubeNodeNotReady", "AgentReplicasUnavailable"]
+          "RedisOutOfMemory", "RedisPersistenceFailing", "RedisSlowCommands", "CPUThrottlingHigh", "KubeNodeNotReady",
+          "AgentReplicasUnavailable"]
 
 
 def fast() -> SandboxConfig:
@@ -47,6 +48,7 @@ def test_realistic_profile_keeps_source_rules() -> None:
     assert alert_for_seconds(rules) == {"AgentDown": 60, "HighErrorRate": 120, "HighLatency": 300,
                                         "CostSpike": 300, "DailyBudgetExceeded": 60, "RedisDown": 60,
                                         "RedisOutOfMemory": 60, "RedisPersistenceFailing": 60,
+                                        "RedisSlowCommands": 120, "CPUThrottlingHigh": 900,
                                         "KubeNodeNotReady": 60, "AgentReplicasUnavailable": 120}
     assert "[5m]" in rules_by_alert(rules)["HighErrorRate"]["expr"]
 

@@ -74,9 +74,10 @@ class KindProvider:
           tmpfs, the disk-full fault's need.
         - ``network-policy``: kindnet enforces NetworkPolicy (kind >= v0.24), but fail-open: a drill relying
           on it must first prove that a denied connection really is denied.
-        - ``memory-limits``: real cgroups in the node containers; ``node-failure``, ``image-removal``: below.
+        - ``memory-limits``, ``cpu-limits``: real cgroups (CFS quota) in the node containers;
+          ``node-failure``, ``image-removal``: below.
         """
-        return {"memory-limits", "tmpfs", "network-policy", "node-failure", "image-removal"}
+        return {"memory-limits", "cpu-limits", "tmpfs", "network-policy", "node-failure", "image-removal"}
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def exists(self) -> bool:

@@ -178,7 +178,7 @@ class KubernetesTarget(ProviderActions):
         return {"kubectl": kubectl, **self.provider.tools()}
 
     # -- writes ----------------------------------------------------------------------------------
-    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str]) -> None:
+    def set_resources(self, ref: WorkloadRef, container: str, limits: dict[str, str | None]) -> None:
         patch = workloads.container_patch(container, {"resources": {"limits": limits}})
         self.api.patch(ref.kind, ref.namespace, ref.name, patch)
 
@@ -228,10 +228,11 @@ class KubernetesTarget(ProviderActions):
             output = ws.read_all()
         finally:
             ws.close()
-            # websocket-client's close() does nothing once the server has closed the stream (a command that
-            # exits at once): shut the socket down too, or it leaks until garbage collection warns of it
-            if ws.sock is not None:
-                ws.sock.shutdown()
+            # websocket-client's close() returns early once the server has closed the stream (the command
+            # ended), leaving the TLS socket open until garbage collection: close it now.
+            sock = getattr(ws, "sock", None)
+            if sock is not None:
+                sock.shutdown()
         if code is None:
             return ExecResult(124, f"{output}\n(timed out after {timeout_s:.0f}s)")
         return ExecResult(int(code), output)

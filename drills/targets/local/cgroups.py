@@ -38,6 +38,23 @@ def cgroup_support() -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class CpuStat:
+    """A cgroup's CFS bandwidth counters: enforcement periods, periods in which it was throttled, time throttled."""
+
+    periods: int
+    throttled_periods: int
+    throttled_seconds: float
+
+
+def cpu_quota_support() -> bool:
+    """Whether a container's CPU limit becomes a CFS quota here (the cgroup cpu controller is writable)."""
+    flavour = cgroup_support()
+    if flavour == "v1":
+        return (V1_CPU / "cpu.cfs_quota_us").exists() and os.access(V1_CPU, os.W_OK)
+    return flavour == "v2" and "cpu" in (V2_ROOT / "cgroup.controllers").read_text().split()
+
+
 MISSING = "a writable cgroup memory controller (/sys/fs/cgroup/memory or cgroup v2); run as root"
 
 
@@ -111,6 +128,25 @@ class ContainerCgroup:
         except OSError:
             pass
         return 0
+
+    def cpu_stat(self) -> CpuStat | None:
+        """The CFS bandwidth counters of this cgroup (``cpu.stat``), or None when it has no CPU quota: cAdvisor
+        exports the throttling series only for containers with a CPU limit, and so does the sandbox."""
+        if self.flavour == "v1":
+            quota = self.cpu_dir / "cpu.cfs_quota_us"
+            stat = self.cpu_dir / "cpu.stat"
+        else:
+            quota, stat = self.memory_dir / "cpu.max", self.memory_dir / "cpu.stat"
+        try:
+            limited = not quota.read_text().strip().startswith(("-1", "max"))
+            fields = dict(line.split() for line in stat.read_text().splitlines() if len(line.split()) == 2)
+        except (OSError, ValueError):
+            return None
+        if not limited:
+            return None
+        throttled_s = int(fields["throttled_time"]) / 1e9 if "throttled_time" in fields \
+            else int(fields.get("throttled_usec", 0)) / 1e6
+        return CpuStat(int(fields.get("nr_periods", 0)), int(fields.get("nr_throttled", 0)), throttled_s)
 
     def memory_usage(self) -> int:
         path = self.memory_dir / ("memory.usage_in_bytes" if self.flavour == "v1" else "memory.current")

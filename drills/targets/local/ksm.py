@@ -1,7 +1,8 @@
 """kube-state-metrics for the sandbox: the same metric names, computed from the controller's state.
 
 Alert rules written for a cluster (``kube_deployment_status_replicas_available == 0``, waiting reasons,
-OOMKilled terminations, node conditions) then evaluate unchanged against the sandbox.
+OOMKilled terminations, node conditions) then evaluate unchanged against the sandbox. The same endpoint serves
+the kubelets' cAdvisor CPU-throttling series (:mod:`drills.targets.local.cadvisor`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from drills.targets.local.cadvisor import CfsCollector
 
 if TYPE_CHECKING:
     from drills.targets.local.controller import Controller
@@ -64,6 +67,8 @@ class StateCollector(Collector):
 
 
 def serve_metrics(controller: Controller, address: str, port: int) -> None:
+    """kube-state-metrics and the kubelets' cAdvisor CPU-limit series on one endpoint (one scrape job)."""
     registry = CollectorRegistry()
     registry.register(StateCollector(controller))
+    registry.register(CfsCollector(controller))
     start_http_server(port, addr=address, registry=registry)

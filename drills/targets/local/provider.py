@@ -57,6 +57,8 @@ class EmbeddedProvider:
         caps = {"node-failure", "image-removal"}
         if cgroups.cgroup_support():
             caps.add("memory-limits")
+        if cgroups.cpu_quota_support():
+            caps.add("cpu-limits")
         if os.geteuid() == 0:
             caps.add("tmpfs")
         if sandbox.read_status(self.root).get("networkPolicy") == "enforced":

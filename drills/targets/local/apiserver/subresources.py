@@ -112,9 +112,22 @@ def _pod_command(cluster: Cluster, pod: Obj, command: list[str]) -> tuple[list[s
     argv = podexec.exec_argv(command, ip, names, mounts, podexec.port_aliases(pods))
     pod_dir = cluster.root / "pods" / pod["metadata"]["namespace"] / pod["metadata"]["name"]
     pod_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "POD_IP": ip, "POD_NAME": pod["metadata"]["name"],
-           "POD_NAMESPACE": pod["metadata"]["namespace"]}
+    env = {**os.environ, **_container_env((raw.get("containerStatuses") or [{}])[0].get("pid")), "POD_IP": ip,
+           "POD_NAME": pod["metadata"]["name"], "POD_NAMESPACE": pod["metadata"]["namespace"]}
     return argv, pod_dir, env
+
+
+def _container_env(pid: object) -> dict[str, str]:
+    """The container's environment, as the runtime gives an exec'd process the container's own (``kubectl exec
+    POD -- sh -c 'echo $VAR'`` sees the pod's env): read from its main process, empty if it is gone."""
+    if not isinstance(pid, int):
+        return {}
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
 
 
 # -- eviction ---------------------------------------------------------------------------------------------
