@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
 
 from drills.errors import FaultError
-from drills.targets.base import PodState, Target
+from drills.targets.base import PodState, Target, WorkloadRef
 
 T = TypeVar("T")
 POLL_S = 0.25
@@ -45,3 +47,25 @@ def describe(pods: list[PodState]) -> dict[str, dict[str, object]]:
     return {p.name: {"node": p.node, "phase": p.phase, "ready": p.ready, "waiting": p.waiting_reason,
                      "last": p.last_reason, "exitCode": p.last_exit_code, "restarts": p.restarts,
                      "observed_at": time.time()} for p in pods}
+
+
+class ConfigChange(BaseModel):
+    """A ConfigMap some workload reads as its environment, and the keys the change sets."""
+
+    namespace: str
+    configmap: str
+    workload: str = Field(description="deployment/NAME that reads it, restarted to take the change")
+    set: dict[str, str] = Field(min_length=1)
+
+
+def config_change_undo(target: Target, change: ConfigChange) -> dict[str, Any]:
+    """What puts the keys back: their values now (None: absent, removed again)."""
+    current = target.get_config(change.namespace, change.configmap)
+    return {"namespace": change.namespace, "configmap": change.configmap, "workload": change.workload,
+            "data": {k: current.get(k) for k in change.set}}
+
+
+def apply_config_change(target: Target, change: ConfigChange) -> None:
+    """Set the keys and restart the workload: it reads the ConfigMap as its environment, at start."""
+    target.set_config(change.namespace, change.configmap, dict(change.set))
+    target.restart(WorkloadRef.parse(change.workload, change.namespace))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
-from faults.common import wait_for
+from faults.common import ConfigChange, apply_config_change, config_change_undo, wait_for
 
 
 class OomParams(BaseModel):
@@ -33,15 +33,17 @@ class OomParams(BaseModel):
     all_replicas: bool = Field(True, description="wait until every replica has been OOMKilled")
 
 
+def _load_change(p: OomParams) -> ConfigChange:
+    return ConfigChange(namespace=p.load_namespace, configmap=p.load_configmap, workload=p.load_workload,
+                        set=p.load)
+
+
 def undo(target: Target, p: OomParams) -> Undo:
-    current = target.get_config(p.load_namespace, p.load_configmap)
-    return {"namespace": p.load_namespace, "configmap": p.load_configmap, "workload": p.load_workload,
-            "data": {k: current.get(k) for k in p.load}}
+    return config_change_undo(target, _load_change(p))
 
 
 def inject(target: Target, p: OomParams) -> None:
-    target.set_config(p.load_namespace, p.load_configmap, dict(p.load))
-    target.restart(WorkloadRef.parse(p.load_workload, p.load_namespace))
+    apply_config_change(target, _load_change(p))
 
 
 def confirm(target: Target, p: OomParams, since: float, timeout_s: float) -> Evidence:

@@ -29,30 +29,10 @@ from pydantic import BaseModel, Field
 
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
-from faults.common import wait_for
+from faults.common import ConfigChange, apply_config_change, config_change_undo, wait_for
 from faults.spend import COST, TOKENS_PER_REQUEST, BillSource, bill, billed_since, query, requests_by_user
 
 SETTLE_S = 3.0  # spend per model is compared over this long, once the rollout is complete
-
-
-class ConfigChange(BaseModel):
-    """A ConfigMap some workload reads as its environment, and the keys the change sets."""
-
-    namespace: str
-    configmap: str
-    workload: str = Field(description="deployment/NAME that reads it, restarted to take the change")
-    set: dict[str, str] = Field(min_length=1)
-
-
-def _undo(target: Target, change: ConfigChange) -> Undo:
-    current = target.get_config(change.namespace, change.configmap)
-    return {"namespace": change.namespace, "configmap": change.configmap, "workload": change.workload,
-            "data": {k: current.get(k) for k in change.set}}
-
-
-def _apply(target: Target, change: ConfigChange) -> None:
-    target.set_config(change.namespace, change.configmap, dict(change.set))
-    target.restart(WorkloadRef.parse(change.workload, change.namespace))
 
 
 def revert(target: Target, record: Undo) -> None:
@@ -82,11 +62,11 @@ class ExpensiveModelParams(BaseModel):
 
 
 def model_undo(target: Target, p: ExpensiveModelParams) -> Undo:
-    return _undo(target, p.change)
+    return config_change_undo(target, p.change)
 
 
 def model_inject(target: Target, p: ExpensiveModelParams) -> None:
-    _apply(target, p.change)
+    apply_config_change(target, p.change)
 
 
 def model_confirm(target: Target, p: ExpensiveModelParams, since: float, timeout_s: float) -> Evidence:
@@ -138,11 +118,12 @@ def _shift_change(p: TrafficShiftParams, user: str | None = None) -> ConfigChang
 
 
 def shift_undo(target: Target, p: TrafficShiftParams) -> Undo:
-    return _undo(target, _shift_change(p, user="(any)"))  # records the keys' current values, not this one
+    # records the keys' current values, not this one
+    return config_change_undo(target, _shift_change(p, user="(any)"))
 
 
 def shift_inject(target: Target, p: TrafficShiftParams) -> None:
-    _apply(target, _shift_change(p))
+    apply_config_change(target, _shift_change(p))
 
 
 def _top_user(target: Target, p: TrafficShiftParams, since: float, share: float) -> dict[str, Any] | None:
