@@ -41,7 +41,9 @@ class ClusterProvider(Protocol):
         """The kubeconfig file holding :attr:`context`, or None for the client's default loading rules."""
 
     def up(self) -> None:
-        """Create or reuse the cluster and wait until it is steady (``existing``: check it answers)."""
+        """Create or reuse the cluster until its API answers (``existing``: check it answers). Callers wait for
+        steady state themselves: a fault may still be in (``drillbook cleanup`` brings a lost cluster back
+        before it reverts)."""
 
     def down(self) -> None:
         """Delete what drillbook created (never a cluster it did not create: ``existing`` refuses)."""

@@ -20,8 +20,6 @@ from drills.targets.local.images import ImageStore, default_images
 from drills.targets.local.store import ObjectStore
 from drills.targets.versions import tool_version
 
-STEADY_TIMEOUT_S = 180.0
-
 
 class EmbeddedProvider:
     """drillbook's own sandbox under its own API server (context ``drillbook-local``)."""
@@ -44,8 +42,10 @@ class EmbeddedProvider:
         return kubeconfig_path(self.root)
 
     def up(self) -> None:
+        """Start the sandbox, or restart what died of its control plane, until its API server answers. No wait
+        for steady: ``drillbook cleanup`` brings a lost sandbox back *before* it reverts the fault that keeps
+        it unsteady (callers wait for steady state themselves)."""
         sandbox.up(self.root, profile=self.profile, octet=self.octet, name=self.sandbox_name)
-        sandbox.wait_ready(self.root, STEADY_TIMEOUT_S)
 
     def down(self) -> None:
         sandbox.down(self.root)
