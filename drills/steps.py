@@ -40,7 +40,10 @@ def select(commands: list[Command], selectors: list[StepSelector] | None) -> lis
 
 
 def bind(command: Command, bindings: dict[str, str]) -> str | None:
-    """The command with its placeholders replaced by shell-quoted values; None if one is unbound."""
+    """The command with its placeholders replaced by shell-quoted values; None if one is unbound.
+
+    A ``${NAME}`` inside single quotes (a patch's JSON) gets the value escaped for that quoting, so the
+    shell passes it on as written; anywhere else the value is one shell word."""
     text = command.text
     for name in command.placeholders:
         key = name if name in bindings else name.strip("<>[]{} .")  # <POD_NAME> binds as POD_NAME too
@@ -48,11 +51,18 @@ def bind(command: Command, bindings: dict[str, str]) -> str | None:
             return None
         value = shlex.quote(bindings[key])
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            def replacement(_m: re.Match[str], v: str = value) -> str:
-                return v
-
-            text = re.sub(rf"\$\{{{name}\}}|\${name}\b", replacement, text)
-            text = re.sub(rf"(?<![\w$-]){name}(?![\w-])", replacement, text)
+            quoted_value = bindings[key].replace("'", "'\\''")
+            as_variable = re.search(rf"\$\{{?{name}\b", text) is not None  # else a CONSTANT_LIKE word
+            parts = re.split(r"('[^']*')", text)
+            for i, part in enumerate(parts):
+                quoted = part.startswith("'")
+                word = quoted_value if quoted else value
+                if as_variable:
+                    pattern = rf"\$\{{{name}\}}" if quoted else rf"\$\{{{name}\}}|\${name}\b"
+                else:
+                    pattern = rf"(?<![\w$-]){name}(?![\w-])"
+                parts[i] = re.sub(pattern, lambda _m, v=word: v, part)
+            text = "".join(parts)
         else:
             text = text.replace(name, value)
     return text

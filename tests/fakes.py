@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 import threading
 import time
@@ -76,7 +77,8 @@ class FakeTarget:
 
     # -- the model --------------------------------------------------------------------------------
     def _healthy(self, pod: _Pod) -> bool:
-        return all(pod.env.get(k) for k in self.required)
+        """Every required key is a URL the app can connect to (a literal ``${DATABASE_URL}`` is not)."""
+        return all(re.fullmatch(r"\w+://[^\s$]+", pod.env.get(k) or "") for k in self.required)
 
     def _recycle(self) -> None:
         was_down = self.down_since is not None
@@ -250,6 +252,12 @@ class FakeTarget:
     def restore(self, snapshot: Any) -> None:
         with self._lock:
             self.config = copy.deepcopy(snapshot)
+
+    def state_version(self) -> str:
+        """The config and the pods (each recycle makes new ones), as resourceVersions would tell."""
+        self._sync()
+        with self._lock:
+            return json.dumps([self.config, [p.name for p in self._pods]], sort_keys=True)
 
     def tools(self) -> dict[str, str]:
         return {"kubectl": "fake"}

@@ -18,6 +18,7 @@ _WELL_KNOWN_ENV = frozenset(("HOME", "PATH", "USER", "PWD", "OLDPWD", "SHELL", "
                              "TMPDIR", "KUBECONFIG", "EDITOR", "UID", "EUID", "RANDOM", "LOGNAME", "SECONDS",
                              "PPID", "IFS"))
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_BRACED_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CONST_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
 _DUMMY = [re.compile(p)
           for p in (r"x{3,}", r"^(?i:your)[-_][A-Za-z0-9_-]+$", r"^(working|good|known-good)-tag$")]
@@ -123,8 +124,11 @@ def find_placeholders(command_text: str, assigned: set[str]) -> list[str]:
     (``your-org``, ``working-tag``, ``sg-xxxxx``) in word order.
     """
     bound = assigned | _assigned_names(command_text) | _WELL_KNOWN_ENV
-    unquoted = [part for part in re.split(r"('[^']*')", command_text) if not part.startswith("'")]
-    found = [v for part in unquoted for v in _VAR.findall(part) if v not in bound]  # not awk '{print $NF}'
+    # Outside single quotes every $VAR; inside them only ${VAR}: the shell leaves it as written, so it is the
+    # runbook's blank to fill in (a patch's JSON), while awk's '{print $NF}' or jq's '$x' are not.
+    parts = re.split(r"('[^']*')", command_text)
+    found = [v for part in parts for v in (_BRACED_VAR if part.startswith("'") else _VAR).findall(part)
+             if v not in bound]
     spelled = [(m.start(), m.group(0)) for pattern in (ANGLE_PLACEHOLDER, _BRACKET, _MUSTACHE)
                for m in pattern.finditer(command_text)]
     found += [text for _, text in sorted(spelled)]

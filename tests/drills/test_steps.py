@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
 import threading
 import time
 import warnings
@@ -97,6 +98,21 @@ def test_placeholders_are_bound_shell_quoted_or_reported_unbound() -> None:
     assert bound == "redis-cli SET \"blocked:user:'bob; rm -rf /'\" 1 EX 3600"
     (secret,) = commands("kubectl create secret generic s --from-literal=k=NEW_KEY\n")
     assert steps.bind(secret, {"NEW_KEY": "sk-1"}) == "kubectl create secret generic s --from-literal=k=sk-1"
+
+
+def test_a_placeholder_inside_single_quotes_is_found_and_bound_for_that_quoting() -> None:
+    # A patch's JSON is single-quoted, so the shell would send ${DATABASE_URL} as written: it is a blank to
+    # fill in. awk's $NF and jq's $x inside single quotes are not.
+    (patch,) = commands("kubectl patch configmap c -p '{\"data\":{\"DATABASE_URL\":\"${DATABASE_URL}\"}}'\n")
+    assert patch.placeholders == ["DATABASE_URL"]
+    assert steps.bind(patch, {}) is None
+    bound = steps.bind(patch, {"DATABASE_URL": "postgres://db/o?x=it's"})
+    assert bound is not None
+    argv = subprocess.run(["bash", "-c", bound.replace("kubectl", "printf '%s\\n'", 1)], capture_output=True,
+                          text=True, check=True).stdout.splitlines()
+    assert argv[-1] == '{"data":{"DATABASE_URL":"postgres://db/o?x=it\'s"}}'
+    (awk,) = commands("kubectl get pods | awk '{print $NF}' | jq '$x'\n")
+    assert awk.placeholders == []
 
 
 def test_execute_reports_every_step_and_redacts_bound_secrets(tmp_path) -> None:  # type: ignore[no-untyped-def]
