@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from drills import budgets, registry, series, steps
+from drills import budgets, carry, registry, series, steps
 from drills.budgets import Budget
 from drills.errors import DrillbookError, FaultError, PrerequisiteError
 from drills.journal import Journal, JournalEntry
@@ -142,6 +142,7 @@ class _Plan:
     lasting: set[str]
     guard: AbortGuard
     secrets: set[str]
+    held: carry.Verified | None = None  # what the recovery hold proved, for the next drill
 
 
 def _steady(target: Target, drill: ResolvedDrill, limits: Budgets, result: DrillResult,
@@ -149,7 +150,7 @@ def _steady(target: Target, drill: ResolvedDrill, limits: Budgets, result: Drill
     """The drill starts only from a verified steady state: service healthy and stable, no alert active."""
     spec = drill.spec
 
-    def probe() -> list[Check]:
+    def probe(http: requests.Session) -> list[Check]:
         try:
             active = [f"{a['labels']['alertname']} ({a['state']})"
                       for a in active_alerts(target.prometheus_url(), session=http)]
@@ -159,7 +160,15 @@ def _steady(target: Target, drill: ResolvedDrill, limits: Budgets, result: Drill
         return [*service_recovered(target, spec.recovery), alerts]
 
     with target.http() as http:
-        stable = hold(probe, lambda: restarts(target, spec.recovery), limits.stable_s,
+        held = carry.take(target, spec.recovery.model_dump(), limits.stable_s)
+        if held is not None:  # the previous drill's recovery hold, nothing changed since: one probe suffices
+            checks = probe(http)
+            if all(c.ok for c in checks):
+                return result.check("steady-state", True, (
+                    f"carried over from {held.drill}: stable for {held.stable_s:.0f}s until "
+                    f"{time.time() - held.at:.0f}s ago, no object, pod or node changed since; now "
+                    + "; ".join(c.detail for c in checks)))
+        stable = hold(lambda: probe(http), lambda: restarts(target, spec.recovery), limits.stable_s,
                       time.time() + ctx.steady_timeout_s)
     detail = "; ".join(c.detail for c in stable.checks if not c.ok) or "; ".join(c.detail for c in stable.checks)
     if not stable.ok:
@@ -244,6 +253,9 @@ def _revert(drill: ResolvedDrill, ctx: RunContext, plugin: registry.FaultPlugin,
         target.wait_steady(ctx.steady_timeout_s)
     except DrillbookError as exc:  # the next drill would start broken: this drill's revert failed
         result.check("steady-after-revert", False, str(exc))
+        carry.offer(target, None)
+    else:
+        carry.offer(target, None if result.fault.revert_error else plan.held)
 
 
 def _detect(plan: _Plan, t0: float, watcher: AlertWatcher, result: DrillResult, ctx: RunContext) -> None:
@@ -327,6 +339,8 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
         result.check(c.name, c.ok, c.detail, c.at)
     if stable.ok and stable.since is not None:
         result.ttr_s = round(stable.since - t0, 3)
+        plan.held = carry.Verified(drill=spec.id, version=ctx.target.state_version(), at=time.time(),
+                                   stable_s=stable_s, service=spec.recovery.model_dump())
     _judge(result, target_budget, result.ttr_s, "within-target", f"recovered (and stable for {stable_s:.0f}s)")
     if result.ttr_s is not None or horizon >= resolve_budget.seconds:
         _judge(result, resolve_budget, result.ttr_s, "within-budget:resolve", "resolved")

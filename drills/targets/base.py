@@ -179,6 +179,11 @@ class Target(Protocol):
     def restore(self, snapshot: Any) -> None:
         """Put a snapshot back (``kubectl apply`` of the saved objects)."""
 
+    def state_version(self) -> str:
+        """A fingerprint that changes whenever anything in the snapshot, any pod or any node changes
+        (resourceVersions on Kubernetes); ``""`` when the target cannot tell. The runner uses it to carry a
+        steady state it just verified over to the next drill."""
+
     def tools(self) -> dict[str, str]:
         """Versions of the tools drills run here (the kubectl steps use, the monitoring, the datastore)."""
 

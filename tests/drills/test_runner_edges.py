@@ -6,6 +6,7 @@ crash-loops, CheckoutDown fires, the runbook's kubectl steps put the key back an
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -15,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from drills import carry, registry
 from drills.journal import Journal
 from drills.model import AbortCondition, Budgets, DrillResult, StepSelector, Verdict
 from drills.runner import RunContext, run_drill
 from drills.specs import load_spec, resolve
-from drills.targets.base import Target
+from drills.targets.base import Target, WorkloadRef
 from tests.fakes import FakeTarget, checkout_app, http_server, prometheus
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "checkout" / "drills" / "checkout-down" / \
@@ -112,3 +114,48 @@ def test_an_abort_condition_that_trips_as_the_drill_stops_still_fails_it(world: 
     tripped = next(c for c in result.checks if c.name == "abort-condition")
     assert "storefront failing" in tripped.detail and "value 7" in tripped.detail
     assert result.ttr_s is not None  # it recovered: only the guard failed it
+
+
+def steady_detail(result: DrillResult) -> str:
+    return next(c.detail for c in result.checks if c.name == "steady-state")
+
+
+def test_a_steady_state_just_verified_is_carried_to_the_next_drill_when_nothing_changed(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The runbook put the key back and restarted the pods itself; a revert with nothing left to do (the key
+    # already there) changes nothing, so the recovery hold's steady state still stands for the next drill.
+    world.target.config["DATABASE_URL"] = load_spec(EXAMPLE).bind["DATABASE_URL"]  # the runbook's own value
+    plugin = registry.fault("config-error")
+    monkeypatch.setattr(registry, "fault", lambda kind: dataclasses.replace(
+        plugin, revert=lambda target, record: target.set_config(record["namespace"], record["configmap"],
+                                                                record["data"])))
+    first = world.run()
+    second = world.run()
+    assert first.verdict == second.verdict == Verdict.PASSED, (second.reason, second.failed_checks)
+    assert "carried over" not in steady_detail(first)
+    assert steady_detail(second).startswith("carried over from checkout-down/database-url-missing"), \
+        steady_detail(second)
+    third = world.run()  # the second drill's own revert recycled nothing either: carried again
+    assert "carried over" in steady_detail(third)
+
+
+def test_a_revert_that_replaces_the_pods_ends_the_carried_steady_state(world: World) -> None:
+    assert world.run().verdict == Verdict.PASSED  # config-error's revert recycles the pods
+    second = world.run()
+    assert second.verdict == Verdict.PASSED and "carried over" not in steady_detail(second)
+
+
+@pytest.mark.parametrize("between", ["pods replaced", "too old", "longer hold"])
+def test_a_steady_state_is_held_again_after_any_change_or_when_old(world: World, between: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert world.run().verdict == Verdict.PASSED
+    update: dict[str, Any] = {}
+    if between == "pods replaced":
+        world.target.restart(WorkloadRef("Deployment", world.target.namespace, world.target.workload))
+    elif between == "too old":
+        monkeypatch.setattr(carry, "MAX_AGE_S", 0.0)
+    else:
+        update["budgets"] = QUICK.model_copy(update={"stable_s": 0.6})
+    second = world.run(**update)
+    assert second.verdict == Verdict.PASSED, (second.reason, second.failed_checks)
+    assert "carried over" not in steady_detail(second)

@@ -249,6 +249,9 @@ class KubernetesTarget(ProviderActions):
     def restore(self, snapshot: dict[str, Any]) -> None:
         snapshots.restore(self.api, snapshot, self.namespaces)
 
+    def state_version(self) -> str:
+        return snapshots.version(self.api, self.namespaces)
+
     # -- runbook steps ---------------------------------------------------------------------------
     def step_environment(self) -> dict[str, str]:
         """The pinned kubectl (installed beside drillbook) first on PATH; KUBECONFIG lists a one-line file

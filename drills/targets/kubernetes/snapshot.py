@@ -11,6 +11,7 @@ stripped before comparing and never sent back.
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any
 
 from drills.targets.kubernetes.client import Api, ApiError, Obj, path_of
@@ -58,6 +59,16 @@ def objects(api: Api, namespaces: frozenset[str] | None) -> dict[str, Obj]:
 def take(api: Api, namespaces: frozenset[str] | None) -> Snapshot:
     nodes = {n["metadata"]["name"]: bool(n.get("spec", {}).get("unschedulable")) for n in api.list("Node")}
     return {"objects": objects(api, namespaces), "unschedulable": nodes}
+
+
+def version(api: Api, namespaces: frozenset[str] | None) -> str:
+    """A fingerprint of every snapshotted object's, every pod's and every node's resourceVersion: equal
+    fingerprints mean nothing a drill may change, and no pod (a restart, a readiness change), changed in
+    between. Events and Leases are left out: they change all the time and say nothing about the state."""
+    keys = sorted(f"{_key(o)}@{o['metadata'].get('resourceVersion', '')}"
+                  for kind in (*KINDS, "Pod", "Node") for o in api.list(kind)
+                  if kind == "Node" or _in_scope(o, namespaces))
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
 def restore(api: Api, snapshot: Snapshot, namespaces: frozenset[str] | None) -> list[str]:
