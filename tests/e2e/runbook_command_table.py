@@ -123,7 +123,7 @@ STATUS_NODE = _in("node", STATUS)
 
 # Deliberately not run, with the reason (`kubectl edit` runs with EDITOR=true, so it is not here).
 NOT_RUN: dict[str, str] = {
-    f"{AGENT}:534": "stops the workload a slow-log entry names (${SLOW_CLIENT}); a steady cluster has none: "
+    f"{AGENT}:539": "stops the workload a slow-log entry names (${SLOW_CLIENT}); a steady cluster has none: "
                     "drilled by high-latency/redis-slow",
 }
 
@@ -235,71 +235,71 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:341": STS_STATUS,  # kubectl rollout status statefulset/redis -n production-agents --timeou
     f"{AGENT}:344": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
     f"{AGENT}:347": STATUS_STS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:363": UNDO,  # kubectl rollout undo deployment/agent-deployment -n production-agents
-    f"{AGENT}:365": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:369": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:386": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:391": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:394": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:396": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:430": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:440": TOP_PODS,  # kubectl top pods -n production-agents
-    f"{AGENT}:441": TOP_NODES,  # kubectl top nodes
-    f"{AGENT}:444": LOGS_DURATION,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:470": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:473": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:475": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:500": PATCH_DEPLOY,  # kubectl patch deployment agent-deployment -n production-agents --patch
-    f"{AGENT}:504": SCALE_DEPLOY,  # kubectl scale deployment agent-deployment --replicas=4 -n production-a
-    f"{AGENT}:506": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:529": SLOWLOG,  # kubectl exec -it redis-0 -n production-agents -- redis-cli SLOWLOG GET
-    f"{AGENT}:537": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:541": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:566": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:569": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:571": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:597": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:368": UNDO,  # kubectl rollout undo deployment/agent-deployment -n production-agents
+    f"{AGENT}:370": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:374": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:391": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:396": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:399": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:401": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:435": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:445": TOP_PODS,  # kubectl top pods -n production-agents
+    f"{AGENT}:446": TOP_NODES,  # kubectl top nodes
+    f"{AGENT}:449": LOGS_DURATION,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:475": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:478": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:480": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:505": PATCH_DEPLOY,  # kubectl patch deployment agent-deployment -n production-agents --patch
+    f"{AGENT}:509": SCALE_DEPLOY,  # kubectl scale deployment agent-deployment --replicas=4 -n production-a
+    f"{AGENT}:511": STATUS_DEPLOY,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:534": SLOWLOG,  # kubectl exec -it redis-0 -n production-agents -- redis-cli SLOWLOG GET
+    f"{AGENT}:542": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:546": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:571": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:574": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:576": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
     f"{AGENT}:602": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:607": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:609": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:640": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:644": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
-    f"{AGENT}:648": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:651": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:653": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:672": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:676": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:679": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:681": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:693": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:696": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:698": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:710": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:714": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:717": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:719": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:756": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:759": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:762": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
-    f"{AGENT}:765": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
-    f"{AGENT}:768": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:787": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
-    f"{AGENT}:791": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
-    f"{AGENT}:795": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:800": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:822": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
-    f"{AGENT}:825": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
-    f"{AGENT}:829": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:832": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
-    f"{AGENT}:850": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:856": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
-    f"{AGENT}:860": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
-    f"{AGENT}:864": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:897": NODES,  # kubectl get nodes
-    f"{AGENT}:900": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
-    f"{AGENT}:906": CORDON,  # kubectl cordon ${NODE_NAME}
-    f"{AGENT}:909": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
-    f"{AGENT}:916": UNCORDON,  # kubectl uncordon ${NODE_NAME}
-    f"{AGENT}:919": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
-    f"{AGENT}:920": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:607": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:612": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:614": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:645": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:649": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
+    f"{AGENT}:653": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:656": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:658": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:677": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:681": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:684": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:686": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:698": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:701": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:703": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:715": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:719": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:722": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:724": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:761": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:764": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:767": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
+    f"{AGENT}:770": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
+    f"{AGENT}:773": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:792": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
+    f"{AGENT}:796": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
+    f"{AGENT}:800": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:805": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:827": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
+    f"{AGENT}:830": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
+    f"{AGENT}:834": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:837": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
+    f"{AGENT}:855": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:861": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
+    f"{AGENT}:865": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
+    f"{AGENT}:869": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:902": NODES,  # kubectl get nodes
+    f"{AGENT}:905": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
+    f"{AGENT}:911": CORDON,  # kubectl cordon ${NODE_NAME}
+    f"{AGENT}:914": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
+    f"{AGENT}:921": UNCORDON,  # kubectl uncordon ${NODE_NAME}
+    f"{AGENT}:924": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
+    f"{AGENT}:925": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
 }

@@ -137,7 +137,7 @@ def test_redis_killed_fails_health_fast(stack: Stack, spawner: Spawner) -> None:
     resp = chat(agent, user, conv)
     assert resp.status_code == 503
     assert metric(scrape(agent.url + "/metrics"), "agent_errors_total", type="redis_connection") == 1
-    assert "ConnectionError: Cannot connect to Redis" in agent.log()
+    assert "ConnectionError: Cannot connect to Redis ECONNREFUSED" in agent.log()  # the runbook's symptom
 
 
 def test_upstream_rate_limit_maps_to_503(stack: Stack, behaviour) -> None:  # noqa: ANN001 - fixture
