@@ -44,7 +44,8 @@ TOP_PODS = Expect("reads", (r"^NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)", r"^agent-
                             r"^redis-0\s+\d+m\s+[1-9]\d*Mi"))
 TOP_NODES = Expect("reads", (r"^sandbox-worker\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%",))
 CM_YAML = Expect("reads", (r"^kind: ConfigMap$", r"^  REDIS_URL: redis://redis-service:6379/0$"))
-GET_SECRET = Expect("reads", (r"^agent-secrets\s+Opaque\s+1\s+\d+[smhd]$",))
+AGE = r"\d+[smhd](\d+[smh])?"  # kubectl's age column: 45s, 8m1s, 3h12m, 2d4h
+GET_SECRET = Expect("reads", (rf"^agent-secrets\s+Opaque\s+1\s+{AGE}$",))
 PROMQL = Expect("reads", (r"=> [-+.\deE]+ @\[",))
 PROMQL_SEED = replace(PROMQL, why="the seed gives promtool no server URL: a real promtool would take the query "
                       "for the URL and fail; the sandbox's exec supplies the pod's Prometheus (podexec)")
