@@ -258,48 +258,48 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:566": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
     f"{AGENT}:569": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
     f"{AGENT}:571": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:597": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:602": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:607": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:609": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:640": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:644": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
-    f"{AGENT}:648": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:651": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:653": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:672": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:676": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:679": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:681": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:693": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:696": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:698": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:710": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:714": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:717": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:719": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:756": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:759": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:762": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
-    f"{AGENT}:765": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
-    f"{AGENT}:768": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:787": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
-    f"{AGENT}:791": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
-    f"{AGENT}:795": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:800": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:822": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
-    f"{AGENT}:825": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
-    f"{AGENT}:829": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:832": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
-    f"{AGENT}:850": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:856": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
-    f"{AGENT}:860": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
-    f"{AGENT}:864": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:897": NODES,  # kubectl get nodes
-    f"{AGENT}:900": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
-    f"{AGENT}:906": CORDON,  # kubectl cordon ${NODE_NAME}
-    f"{AGENT}:909": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
-    f"{AGENT}:916": UNCORDON,  # kubectl uncordon ${NODE_NAME}
-    f"{AGENT}:919": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
-    f"{AGENT}:920": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:606": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:611": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:616": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:618": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:649": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:653": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
+    f"{AGENT}:657": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:660": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:662": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:681": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:685": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:688": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:690": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:702": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:705": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:707": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:719": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:723": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:726": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:728": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:765": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:768": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:771": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
+    f"{AGENT}:774": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
+    f"{AGENT}:777": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:796": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
+    f"{AGENT}:800": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
+    f"{AGENT}:804": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:809": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:831": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
+    f"{AGENT}:834": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
+    f"{AGENT}:838": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:841": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
+    f"{AGENT}:859": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:865": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
+    f"{AGENT}:869": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
+    f"{AGENT}:873": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:906": NODES,  # kubectl get nodes
+    f"{AGENT}:909": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
+    f"{AGENT}:915": CORDON,  # kubectl cordon ${NODE_NAME}
+    f"{AGENT}:918": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
+    f"{AGENT}:925": UNCORDON,  # kubectl uncordon ${NODE_NAME}
+    f"{AGENT}:928": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
+    f"{AGENT}:929": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
 }
