@@ -61,15 +61,25 @@ def _knobs(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def file_undo(target: Target, namespace: str, pod: str) -> Undo:
+    """The behaviour file as it is now (None: absent), for :func:`revert`."""
+    before = _sh(target, namespace, pod, READ)
+    return {"namespace": namespace, "pod": pod, "before": before if before.strip() else None}
+
+
+def set_knobs(target: Target, namespace: str, pod: str, **knobs: Any) -> None:
+    """Set these knobs in the stub's behaviour file, keeping any other fault's knobs already there."""
+    current = _knobs(_sh(target, namespace, pod, READ))
+    current.update(knobs)
+    _sh(target, namespace, pod, WRITE, json.dumps(current))
+
+
 def undo(target: Target, p: UpstreamLatencyParams) -> Undo:
-    before = _sh(target, p.namespace, p.pod, READ)
-    return {"namespace": p.namespace, "pod": p.pod, "before": before if before.strip() else None}
+    return file_undo(target, p.namespace, p.pod)
 
 
 def inject(target: Target, p: UpstreamLatencyParams) -> None:
-    knobs = _knobs(_sh(target, p.namespace, p.pod, READ))
-    knobs.update(latency_s=p.latency_s, latency_per_1k_input_s=p.latency_per_1k_input_s)
-    _sh(target, p.namespace, p.pod, WRITE, json.dumps(knobs))
+    set_knobs(target, p.namespace, p.pod, latency_s=p.latency_s, latency_per_1k_input_s=p.latency_per_1k_input_s)
 
 
 def slow_calls(log: str, since: float, min_call_s: float) -> list[float]:

@@ -17,6 +17,14 @@ It behaves like the real API where the runbooks' remediations depend on it:
 * latency grows with the prompt: ``latency_s`` + ``latency_per_1k_input_s`` per 1000 uncached input
   tokens (a cache read costs a tenth of that, as prefill is skipped) + ``latency_per_output_token_s``
   per generated token; long histories are slow, truncation and caching make them faster;
+* streaming (``"stream": true``): the answer comes as server-sent events (``message_start``, the text in
+  ``content_block_delta`` events, ``message_delta`` with the output usage, ``message_stop``) as the real API
+  sends them. ``prefill_per_1k_input_s`` per 1000 uncached input tokens is the model's time to first token:
+  a streamed call has already answered (headers and ``message_start``) and sends a ``ping`` event every
+  ``PING_S`` while it waits, so a client's read timeout (the SDK's ``timeout`` is per read, not per call)
+  does not cut a long prefill; a call that is not streamed sends nothing until the end, as upstream. The
+  other latency knobs are a degraded provider holding the call before it starts: nothing is sent meanwhile,
+  streamed or not;
 * ``error_rate`` of calls fail with ``error_status`` (529 ``overloaded_error`` or 500 ``api_error``)
   after the latency, and a slow or failing upstream opens the agent's circuit breaker;
 * an unknown ``model`` is a 404 ``not_found_error``;
@@ -28,12 +36,14 @@ It behaves like the real API where the runbooks' remediations depend on it:
   and served as ``llm_stub_*`` counters on ``GET /metrics`` - the provider's side of the bill.
 
 Fault control - ONE mechanism, the behaviour file: knobs default from env (``STUB_LATENCY_S``,
-``STUB_LATENCY_PER_1K_INPUT_S``, ``STUB_LATENCY_PER_OUTPUT_TOKEN_S``, ``STUB_RATE_LIMIT``,
-``STUB_RATE_LIMIT_RPM``, ``STUB_RATE_LIMIT_INTERVAL_S``, ``STUB_RETRY_AFTER_S``, ``STUB_ERROR_RATE``,
-``STUB_ERROR_STATUS``, ``STUB_OUTPUT_TOKENS``, ``STUB_VALID_KEYS``) and are overridden by the JSON object in the file at
+``STUB_LATENCY_PER_1K_INPUT_S``, ``STUB_LATENCY_PER_OUTPUT_TOKEN_S``, ``STUB_PREFILL_PER_1K_INPUT_S``,
+``STUB_RATE_LIMIT``, ``STUB_RATE_LIMIT_RPM``, ``STUB_RATE_LIMIT_INTERVAL_S``, ``STUB_RETRY_AFTER_S``,
+``STUB_ERROR_RATE``, ``STUB_ERROR_STATUS``, ``STUB_OUTPUT_TOKENS``, ``STUB_VALID_KEYS``) and are overridden by the
+JSON object in the file at
 ``STUB_BEHAVIOUR_FILE``, re-read on every request, so a fault flips them at runtime without a restart
 by writing the file atomically (write a temporary file, rename it over) and reverts by deleting it.
-File keys: ``latency_s``, ``latency_per_1k_input_s``, ``latency_per_output_token_s``, ``rate_limit``
+File keys: ``latency_s``, ``latency_per_1k_input_s``, ``latency_per_output_token_s``,
+``prefill_per_1k_input_s``, ``rate_limit``
 (every call is a 429, with ``retry_after_s``), ``rate_limit_rpm``, ``rate_limit_interval_s``,
 ``rate_limit_keys`` (a list: only these keys are limited), ``retry_after_s``, ``error_rate``,
 ``error_status``, ``output_tokens``, ``valid_keys`` (a list: revoke the agent's key). Keys left out keep
@@ -69,6 +79,7 @@ MODELS: tuple[tuple[str, str], ...] = (
 )
 _MODEL_IDS = frozenset(mid for mid, _ in MODELS)
 _ERRORS = {500: ("api_error", "Internal server error"), 529: ("overloaded_error", "Overloaded")}
+PING_S = 5.0  # a streamed call's keep-alive while the model reads the prompt
 _WORDS = "this is a canned reply from the local llm stub used by drillbook drills".split()
 
 
@@ -79,6 +90,7 @@ class Behaviour:
     latency_s: float = 0.0
     latency_per_1k_input_s: float = 0.0
     latency_per_output_token_s: float = 0.0
+    prefill_per_1k_input_s: float = 0.0
     rate_limit: bool = False
     rate_limit_rpm: int = 0
     rate_limit_interval_s: float = 60.0
@@ -95,6 +107,7 @@ _KNOBS: tuple[tuple[str, str, Any, Any], ...] = (
     ("latency_s", "STUB_LATENCY_S", parse_float, float),
     ("latency_per_1k_input_s", "STUB_LATENCY_PER_1K_INPUT_S", parse_float, float),
     ("latency_per_output_token_s", "STUB_LATENCY_PER_OUTPUT_TOKEN_S", parse_float, float),
+    ("prefill_per_1k_input_s", "STUB_PREFILL_PER_1K_INPUT_S", parse_float, float),
     ("rate_limit", "STUB_RATE_LIMIT", parse_bool, bool),
     ("rate_limit_rpm", "STUB_RATE_LIMIT_RPM", parse_int, int),
     ("rate_limit_interval_s", "STUB_RATE_LIMIT_INTERVAL_S", parse_float, float),
@@ -310,10 +323,13 @@ class Handler(JSONHandler):
             return
         usage = count_input(self.stub, model, body.get("system"), body["messages"])
         out = max(1, min(beh.output_tokens, max_tokens))
-        delay = (beh.latency_s + beh.latency_per_1k_input_s * usage.prefill_tokens() / 1000.0
-                 + beh.latency_per_output_token_s * out)
-        if delay > 0:
-            time.sleep(delay)
+        held = beh.latency_s + beh.latency_per_1k_input_s * usage.prefill_tokens() / 1000.0
+        prefill = beh.prefill_per_1k_input_s * usage.prefill_tokens() / 1000.0
+        per_token = beh.latency_per_output_token_s
+        streamed = body.get("stream") is True
+        wait = held if streamed else held + prefill + per_token * out
+        if wait > 0:
+            time.sleep(wait)
         if beh.error_rate > 0 and random.random() < beh.error_rate:
             kind, text = _ERRORS[beh.error_status]
             self.send_error_json(beh.error_status, kind, f"{text} (local stub)")
@@ -324,17 +340,65 @@ class Handler(JSONHandler):
         cost = self.stub.meter.bill(model, usage.input_tokens, out, usage.cache_creation_input_tokens,
                                     usage.cache_read_input_tokens)
         self.stub.meter.requests.labels("200").inc()
-        self.send_json(200, {
+        message = {
             "id": f"msg_stub_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}],
             "stop_reason": "max_tokens" if out < beh.output_tokens else "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": usage.input_tokens, "output_tokens": out,
                       "cache_creation_input_tokens": usage.cache_creation_input_tokens,
                       "cache_read_input_tokens": usage.cache_read_input_tokens},
-        }, limit_headers)
+        }
+        if streamed:
+            complete = self._stream(message, limit_headers, prefill, per_token)
+        else:
+            self.send_json(200, message, limit_headers)
+            complete = True
         log("INFO", "LOCAL STUB message served", model=model, status=200, input_tokens=usage.input_tokens,
-            output_tokens=out, cache_read=usage.cache_read_input_tokens, cost=cost,
-            duration=time.monotonic() - started)
+            output_tokens=out, cache_read=usage.cache_read_input_tokens, cost=cost, stream=streamed,
+            complete=complete, duration=time.monotonic() - started)
+
+    def _stream(self, message: dict[str, Any], headers: dict[str, str], prefill_s: float, per_token_s: float) -> bool:
+        """Send ``message`` as the API's event stream: started at once, pinged through the prefill, the text
+        in deltas of about one token each ``per_token_s`` apart. False if the client hung up first."""
+        text = message["content"][0]["text"]
+        start = {**message, "content": [], "stop_reason": None,
+                 "usage": {**message["usage"], "output_tokens": 1}}
+        try:
+            self.send_response(200)
+            for key, value in {"content-type": "text/event-stream", "cache-control": "no-cache",
+                               "transfer-encoding": "chunked", **self.response_headers(), **headers}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self._event("message_start", {"type": "message_start", "message": start})
+            deadline = time.monotonic() + prefill_s
+            while (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(PING_S, left))
+                if left > PING_S:
+                    self._event("ping", {"type": "ping"})
+            self._event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                "content_block": {"type": "text", "text": ""}})
+            pieces = [text[i:i + 4] for i in range(0, len(text), 4)] if per_token_s > 0 else [text]
+            for piece in pieces:
+                if per_token_s > 0:
+                    time.sleep(per_token_s)
+                self._event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                    "delta": {"type": "text_delta", "text": piece}})
+            self._event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            self._event("message_delta", {"type": "message_delta", "delta": {
+                "stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": message["usage"]["output_tokens"]}})
+            self._event("message_stop", {"type": "message_stop"})
+            self.wfile.write(b"0\r\n\r\n")
+            return True
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return False
+
+    def _event(self, name: str, data: dict[str, Any]) -> None:
+        """One server-sent event, as one HTTP/1.1 chunk (keep-alive needs the stream to be framed)."""
+        payload = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+        self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+        self.wfile.flush()
 
 
 def main() -> None:

@@ -7,6 +7,13 @@ type and log line the runbooks name ("401 Unauthorized from Anthropic API: Inval
 SDK is used unmodified (pointed at the local stub by ``ANTHROPIC_BASE_URL``), so its timeouts,
 retries and error classes are real; ``ENABLE_FAST_FAIL`` turns its one retry off.
 
+Replies are streamed (``messages.stream``), as chat services do and as the provider recommends for long
+requests. That decides what ``API_TIMEOUT`` bounds: the SDK's timeout applies to each read (connect, the
+response's start, then every chunk), not to the whole call. A provider that holds the call before
+answering meets it (a 504 ``upstream_timeout``, retried once unless fast-fail); a long prompt whose answer
+has started, and which the provider keeps alive with ``ping`` events while the model reads it, does not:
+such a call simply takes as long as it takes (Runbook 3, Cause 4).
+
 A background credentials check (``GET /v1/models``) records its outcome in :attr:`Upstream.state`;
 only a 401 fails ``/health`` (Runbook 1, cause 4), other errors do not.
 """
@@ -17,6 +24,7 @@ import threading
 from typing import TYPE_CHECKING, Any, cast
 
 import anthropic
+import httpx2
 
 from refsystem.breaker import CircuitBreaker, CircuitOpen
 from refsystem.config import AgentConfig, log
@@ -73,8 +81,9 @@ class Upstream:
 
     def _call(self, model: str, system: Any, messages: list[dict[str, Any]]) -> Any:
         try:
-            resp = self.llm.messages.create(model=model, max_tokens=256, system=system,
-                                            messages=cast("list[MessageParam]", messages))
+            with self.llm.messages.stream(model=model, max_tokens=256, system=system,
+                                          messages=cast("list[MessageParam]", messages)) as stream:
+                resp = stream.get_final_message()
         except anthropic.AuthenticationError as exc:  # a config problem, not unavailability: no breaker trip
             self.breaker.record(True)  # the upstream answered, so it is available
             self.state = ("failed", AUTH_FAILED)
@@ -84,7 +93,7 @@ class Upstream:
             self.breaker.record(False)
             log("ERROR", "429 Too Many Requests rate_limit_error from Anthropic API", request_id=exc.request_id)
             raise Reject(503, "upstream_rate_limit", {"error": "upstream_rate_limit"}) from None
-        except anthropic.APITimeoutError:
+        except (anthropic.APITimeoutError, httpx2.TimeoutException):  # before the answer started / in it
             self.breaker.record(False)
             log("ERROR", "Timeout calling Anthropic API", timeout_s=self.cfg.api_timeout)
             raise Reject(504, "upstream_timeout", {"error": "upstream_timeout"}) from None
@@ -92,6 +101,10 @@ class Upstream:
             available = isinstance(exc, anthropic.APIStatusError) and exc.status_code < 500
             self.breaker.record(available)
             log("ERROR", f"Anthropic API error: {type(exc).__name__}: {exc}"[:300])
+            raise Reject(502, "upstream_error", {"error": "upstream_error"}) from None
+        except httpx2.TransportError as exc:  # the stream broke off after it started (the SDK does not wrap it)
+            self.breaker.record(False)
+            log("ERROR", f"Anthropic API error: stream broken: {type(exc).__name__}: {exc}"[:300])
             raise Reject(502, "upstream_error", {"error": "upstream_error"}) from None
         self.breaker.record(True)
         return resp

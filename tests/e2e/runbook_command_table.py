@@ -259,48 +259,48 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:571": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
     f"{AGENT}:574": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
     f"{AGENT}:576": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:602": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:607": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
-    f"{AGENT}:612": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:614": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:645": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
-    f"{AGENT}:649": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
-    f"{AGENT}:653": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:656": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:658": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:677": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:681": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:684": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:686": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:698": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:701": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:703": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:715": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:719": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:722": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:724": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:761": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:764": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:767": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
-    f"{AGENT}:770": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
-    f"{AGENT}:773": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:792": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
-    f"{AGENT}:796": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
-    f"{AGENT}:800": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:805": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:827": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
-    f"{AGENT}:830": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
-    f"{AGENT}:834": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:837": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
-    f"{AGENT}:855": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:861": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
-    f"{AGENT}:865": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
-    f"{AGENT}:869": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:902": NODES,  # kubectl get nodes
-    f"{AGENT}:905": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
-    f"{AGENT}:911": CORDON,  # kubectl cordon ${NODE_NAME}
-    f"{AGENT}:914": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
-    f"{AGENT}:921": UNCORDON,  # kubectl uncordon ${NODE_NAME}
-    f"{AGENT}:924": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
-    f"{AGENT}:925": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:611": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:616": PROMQL,  # kubectl exec -n monitoring prometheus-0 -- promtool query instant http
+    f"{AGENT}:621": LOGS_COST,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:623": LOGS_SPEND,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:654": LOGS_USERS,  # kubectl logs -n production-agents -l app=production-agent --tail=-1 --
+    f"{AGENT}:658": REDIS_BLOCK,  # kubectl exec -n production-agents redis-0 -- redis-cli SET "blocked:us
+    f"{AGENT}:662": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:665": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:667": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:686": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:690": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:693": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:695": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:707": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:710": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:712": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:724": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:728": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:731": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:733": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:770": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:773": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:776": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
+    f"{AGENT}:779": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
+    f"{AGENT}:782": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:801": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
+    f"{AGENT}:805": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
+    f"{AGENT}:809": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:814": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:836": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
+    f"{AGENT}:839": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
+    f"{AGENT}:843": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:846": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
+    f"{AGENT}:864": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:870": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
+    f"{AGENT}:874": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
+    f"{AGENT}:878": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:911": NODES,  # kubectl get nodes
+    f"{AGENT}:914": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
+    f"{AGENT}:920": CORDON,  # kubectl cordon ${NODE_NAME}
+    f"{AGENT}:923": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
+    f"{AGENT}:930": UNCORDON,  # kubectl uncordon ${NODE_NAME}
+    f"{AGENT}:933": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
+    f"{AGENT}:934": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
 }

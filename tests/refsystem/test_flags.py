@@ -156,6 +156,25 @@ def test_fast_fail_gives_up_after_one_timeout(redis_url: str, client: redis.Redi
         assert stub.billed("llm_stub_requests_total", status="200") - before == attempts
 
 
+def test_api_timeout_bounds_each_read_so_a_started_answer_outlasts_it(redis_url: str, client: redis.Redis,
+                                                                     stub: StubThread,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent streams: a long prefill the provider keeps alive with pings takes longer than API_TIMEOUT
+    and succeeds; the same wait before the answer starts (a provider holding the call) is a timeout."""
+    monkeypatch.setattr("refsystem.llm_stub.PING_S", 0.2)
+    user, conv = _ids()
+    store_history(client, conv, turns=2)  # ~700 input tokens with the system prompt
+    with agent(redis_url, stub.url, api_timeout=0.5, enable_fast_fail=True) as a:
+        stub.set(prefill_per_1k_input_s=2.0)
+        started = time.monotonic()
+        status, body = chat(a, user, conv)
+        took = time.monotonic() - started
+        assert status == 200 and body["usage"]["input_tokens"] > 500, body
+        assert took > 1.0  # twice the timeout, answered
+        stub.set(latency_per_1k_input_s=2.0)
+        assert chat(a, user, conv) == (504, {"error": "upstream_timeout"})
+
+
 # ------------------------------------------------------------- MAX_HISTORY_LENGTH + ENABLE_SUMMARIZATION
 def test_history_length_and_summarization_shrink_what_is_sent(redis_url: str, client: redis.Redis,
                                                               stub: StubThread) -> None:

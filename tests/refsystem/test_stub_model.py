@@ -1,7 +1,7 @@
 """The LLM stub behaves like the real Messages API where the runbooks' remediations depend on it.
 
 Per-key rate limits answered 429 with ``retry-after`` and a ``rate_limit_error`` body, latency that grows
-with (uncached) input tokens, per-model pricing with the real prompt-cache discount, the minimum
+with (uncached) input tokens, streamed answers kept alive through a long prefill, per-model pricing with the real prompt-cache discount, the minimum
 cacheable prefix, unknown models, and the behaviour file as the runtime fault control.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import anthropic
 import pytest
 
 from refsystem.pricing import PRICES, dollars, price_of
 from refsystem.stub_state import CACHE_TTL_S, PromptCache, RateWindows
-from tests.refsystem.conftest import SONNET
+from tests.refsystem.conftest import SONNET, STUB_KEY
 from tests.refsystem.inprocess import OTHER_KEY, stub_thread
 
 HAIKU = "claude-3-haiku-20240307"
@@ -106,6 +107,29 @@ def test_latency_grows_with_input_tokens_and_cache_reads_are_faster(tmp_path: Pa
         write = timed("x" * 40, prefix)  # 2010 tokens to prefill: ~1.0 s
         read = timed("x" * 40, prefix)  # the 2000 cached ones at a tenth: ~0.1 s
         assert write >= 1.0 and write - read > 0.6
+
+
+def test_a_streamed_answer_is_the_same_message_in_events_pinged_through_the_prefill(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("refsystem.llm_stub.PING_S", 0.1)
+    with stub_thread(tmp_path, prefill_per_1k_input_s=0.5, latency_per_output_token_s=0.001) as st:
+        llm = anthropic.Anthropic(api_key=STUB_KEY, base_url=st.url, timeout=0.3, max_retries=0)
+        try:
+            whole = llm.with_options(timeout=5).messages.create(  # not streamed: nothing comes until the end
+                model=SONNET, max_tokens=16, messages=[{"role": "user", "content": "x" * 4000}])
+            started = time.monotonic()
+            with llm.messages.stream(model=SONNET, max_tokens=16,
+                                     messages=[{"role": "user", "content": "x" * 4000}]) as stream:
+                pieces = list(stream.text_stream)
+                streamed = stream.get_final_message()
+            took = time.monotonic() - started
+        finally:
+            llm.close()
+    assert took >= 0.5  # 1000 tokens of prefill, longer than the 0.3 s read timeout: pings kept it alive
+    assert len(pieces) > 1 and "".join(pieces) == streamed.content[0].text == whole.content[0].text
+    assert streamed.usage.input_tokens == whole.usage.input_tokens == 1000
+    assert streamed.usage.output_tokens == whole.usage.output_tokens == 16
+    assert st.billed("llm_stub_requests_total", status="200") == 2
 
 
 def test_usage_is_priced_per_model_with_the_cache_discount(tmp_path: Path) -> None:
