@@ -31,6 +31,7 @@ from drills.model import AlertTiming, Budgets, Check, DrillResult, ExpectedAlert
 from drills.secrets import credential_bindings, scrub, secret_params
 from drills.specs import ResolvedDrill
 from drills.targets.base import Target
+from verifiers import conditions
 from verifiers.alerts import AlertWatcher, active_alerts
 from verifiers.guard import AbortGuard
 from verifiers.health import hold, restarts, service_recovered
@@ -300,10 +301,15 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
     ctx.events("recover", f"verifying recovery (target {target_budget.seconds:.0f}s from the fault, "
                           f"stable for {stable_s:.0f}s)")
 
+    # what the remediation promises (recovery.conditions) is bound like its steps, plus when the fault went in
+    evidence = result.fault.evidence if result.fault else {}
+    bindings = {**evidence.get("bindings", {}), **spec.bind, "INJECTED_AT": f"{t0:.3f}"}
+
     def probe() -> list[Check]:
         tracks = watcher.snapshot()
         checks = [Check(name=f"service-recovered:{c.name}", ok=c.ok, detail=c.detail, at=c.at)
-                  for c in service_recovered(ctx.target, spec.recovery)]
+                  for c in [*service_recovered(ctx.target, spec.recovery),
+                            *conditions.holding(ctx.target, spec.recovery.conditions, bindings)]]
         for name in plan.expected:
             state = tracks[name].state if name in tracks else "inactive"
             if name in plan.lasting:  # must still fire: the cause is not gone, only worked around
