@@ -128,7 +128,8 @@ def test_a_recovery_condition_is_held_after_the_runbook_and_names_its_check(worl
     spec = load_spec(EXAMPLE)
     condition = RecoveryCondition(expr="orders_rate[{window}] @ ${INJECTED_AT} > 0", description="orders flow")
     recovery = spec.recovery.model_copy(update={"port": world.app_port, "conditions": [condition]})
-    result = world.run(recovery=recovery)
+    budgets = QUICK.model_copy(update={"recover_s": 3.0, "resolve_s": 3.0, "overrun_s": 0.0})
+    result = world.run(recovery=recovery, budgets=budgets)
     check = next(c for c in result.checks if c.name == "service-recovered:condition:orders flow")
     assert result.fault is not None and result.fault.injected_at is not None
     assert asked and all(q == f"orders_rate[15s] @ {result.fault.injected_at:.3f} > 0" for q in asked), asked[:3]
