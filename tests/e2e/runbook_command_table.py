@@ -267,39 +267,39 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:648": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
     f"{AGENT}:651": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
     f"{AGENT}:653": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:672": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:676": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:679": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:681": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:693": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:696": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:698": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:710": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:714": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:717": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:719": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:756": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:759": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:762": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
-    f"{AGENT}:765": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
-    f"{AGENT}:768": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:787": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
-    f"{AGENT}:791": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
-    f"{AGENT}:795": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:800": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:822": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
-    f"{AGENT}:825": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
-    f"{AGENT}:829": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:832": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
-    f"{AGENT}:850": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:856": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
-    f"{AGENT}:860": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
-    f"{AGENT}:864": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:897": NODES,  # kubectl get nodes
-    f"{AGENT}:900": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
-    f"{AGENT}:906": CORDON,  # kubectl cordon ${NODE_NAME}
-    f"{AGENT}:909": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
-    f"{AGENT}:916": UNCORDON,  # kubectl uncordon ${NODE_NAME}
-    f"{AGENT}:919": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
-    f"{AGENT}:920": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:677": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:681": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:684": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:686": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:698": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:701": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:703": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:715": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:719": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:722": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:724": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:761": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:764": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:767": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
+    f"{AGENT}:770": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
+    f"{AGENT}:773": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:792": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
+    f"{AGENT}:796": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
+    f"{AGENT}:800": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:805": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:827": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
+    f"{AGENT}:830": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
+    f"{AGENT}:834": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:837": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
+    f"{AGENT}:855": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:861": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
+    f"{AGENT}:865": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
+    f"{AGENT}:869": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:902": NODES,  # kubectl get nodes
+    f"{AGENT}:905": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
+    f"{AGENT}:911": CORDON,  # kubectl cordon ${NODE_NAME}
+    f"{AGENT}:914": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
+    f"{AGENT}:921": UNCORDON,  # kubectl uncordon ${NODE_NAME}
+    f"{AGENT}:924": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
+    f"{AGENT}:925": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
 }
