@@ -34,7 +34,7 @@ class Verified:
     version: str  # the target's state version at the end of the hold
     at: float  # when the hold ended
     stable_s: float
-    service: dict[str, Any]  # the recovery spec that was checked
+    service: dict[str, Any]  # the service that was checked (its recovery spec; a fault's promises left out)
 
 
 _verified: dict[str, Verified] = {}

@@ -231,6 +231,8 @@ def plan(drill_id: str, catalog: CatalogOpt = CATALOG_DIR, profile: ProfileOpt =
         out.print(escape(f"  {b.phase:9s} {b.seconds:7.0f}s  {b.source}"))
     for guard in spec.abort:
         out.print(escape(f"abort when: {guard.expr} (for {guard.for_s:.0f}s) {guard.description}"))
+    for condition in spec.recovery.conditions:
+        out.print(escape(f"recovered only while: {condition.expr} {condition.description}".rstrip()))
     secret = credential_bindings(spec.bind)
     shown = {name: ("***" if value in secret else value) for name, value in spec.bind.items()}
     bindings = {**{name: f"<chosen by the fault: {name}>" for name in plugin.binds}, **shown}

@@ -58,6 +58,18 @@ class EndToEndRequest(Strict):
         return value
 
 
+class RecoveryCondition(Strict):
+    """What the remediation promises beyond a serving service, as PromQL that must return a sample (hold)
+    throughout the recovery hold: e.g. a blocked bot's flood no longer billed, spend back near its rate when
+    the fault went in. ``{window}`` becomes the target's rate window (as in ``series``); ``${NAME}`` is bound
+    like a runbook step's placeholders (the fault's evidence, the spec's ``bind``) plus ``${INJECTED_AT}``,
+    the Unix time the fault went in (for PromQL's ``@``). Checked after the runbook only: the steady state
+    before the fault knows no injection time, and a promise is about the remediation."""
+
+    expr: str = Field(min_length=1, description="PromQL; holds while it returns at least one sample")
+    description: str = Field(default="", description="names the check (default: the condition's 1-based index)")
+
+
 class ServiceCheck(Strict):
     """The service a drill must leave recovered: where it runs and how to tell it serves."""
 
@@ -70,6 +82,9 @@ class ServiceCheck(Strict):
     health_path: str | None = Field(default=None, pattern=r"^/",
                                     description="per-replica health path that must answer 200 (none: readiness only)")
     request: EndToEndRequest | None = Field(default=None, description="the end-to-end request (none: not checked)")
+    conditions: list[RecoveryCondition] = Field(default_factory=list,
+                                                description="PromQL the remediation promises, held through "
+                                                            "the recovery hold (none: only the service)")
 
     @field_validator("workload")
     @classmethod

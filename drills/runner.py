@@ -31,6 +31,7 @@ from drills.model import AlertTiming, Budgets, Check, DrillResult, ExpectedAlert
 from drills.secrets import credential_bindings, scrub, secret_params
 from drills.specs import ResolvedDrill
 from drills.targets.base import Target
+from verifiers import conditions
 from verifiers.alerts import AlertWatcher, active_alerts
 from verifiers.guard import AbortGuard
 from verifiers.health import hold, restarts, service_recovered
@@ -160,7 +161,7 @@ def _steady(target: Target, drill: ResolvedDrill, limits: Budgets, result: Drill
         return [*service_recovered(target, spec.recovery), alerts]
 
     with target.http() as http:
-        held = carry.take(target, spec.recovery.model_dump(), limits.stable_s)
+        held = carry.take(target, spec.recovery.model_dump(exclude={"conditions"}), limits.stable_s)
         if held is not None:  # the previous drill's recovery hold, nothing changed since: one probe suffices
             checks = probe(http)
             if all(c.ok for c in checks):
@@ -312,10 +313,15 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
     ctx.events("recover", f"verifying recovery (target {target_budget.seconds:.0f}s from the fault, "
                           f"stable for {stable_s:.0f}s)")
 
+    # what the remediation promises (recovery.conditions) is bound like its steps, plus when the fault went in
+    evidence = result.fault.evidence if result.fault else {}
+    bindings = {**evidence.get("bindings", {}), **spec.bind, "INJECTED_AT": f"{t0:.3f}"}
+
     def probe() -> list[Check]:
         tracks = watcher.snapshot()
         checks = [Check(name=f"service-recovered:{c.name}", ok=c.ok, detail=c.detail, at=c.at)
-                  for c in service_recovered(ctx.target, spec.recovery)]
+                  for c in [*service_recovered(ctx.target, spec.recovery),
+                            *conditions.holding(ctx.target, spec.recovery.conditions, bindings)]]
         for name in plan.expected:
             state = tracks[name].state if name in tracks else "inactive"
             if name in plan.lasting:  # must still fire: the cause is not gone, only worked around
@@ -340,7 +346,7 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
     if stable.ok and stable.since is not None:
         result.ttr_s = round(stable.since - t0, 3)
         plan.held = carry.Verified(drill=spec.id, version=ctx.target.state_version(), at=time.time(),
-                                   stable_s=stable_s, service=spec.recovery.model_dump())
+                                   stable_s=stable_s, service=spec.recovery.model_dump(exclude={"conditions"}))
     _judge(result, target_budget, result.ttr_s, "within-target", f"recovered (and stable for {stable_s:.0f}s)")
     if result.ttr_s is not None or horizon >= resolve_budget.seconds:
         _judge(result, resolve_budget, result.ttr_s, "within-budget:resolve", "resolved")

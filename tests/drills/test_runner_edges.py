@@ -18,7 +18,7 @@ import pytest
 
 from drills import carry, registry
 from drills.journal import Journal
-from drills.model import AbortCondition, Budgets, DrillResult, StepSelector, Verdict
+from drills.model import AbortCondition, Budgets, DrillResult, RecoveryCondition, StepSelector, Verdict
 from drills.runner import RunContext, run_drill
 from drills.specs import load_spec, resolve
 from drills.targets.base import Target, WorkloadRef
@@ -159,3 +159,30 @@ def test_a_steady_state_is_held_again_after_any_change_or_when_old(world: World,
     second = world.run(**update)
     assert second.verdict == Verdict.PASSED, (second.reason, second.failed_checks)
     assert "carried over" not in steady_detail(second)
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_recovery_condition_is_held_after_the_runbook_and_names_its_check(world: World, holds: bool) -> None:
+    """The service recovers either way; a condition that does not hold (the remediation's promise not kept)
+    fails the drill by name. It is asked only after the runbook, with ${INJECTED_AT} bound to the fault's time."""
+    asked: list[str] = []
+
+    def query(expr: str) -> list[dict[str, Any]]:
+        asked.append(expr)
+        return [{"metric": {}, "value": [time.time(), "0.2"]}] if holds else []
+
+    world.queries[0] = query
+    spec = load_spec(EXAMPLE)
+    condition = RecoveryCondition(expr="orders_rate[{window}] @ ${INJECTED_AT} > 0", description="orders flow")
+    recovery = spec.recovery.model_copy(update={"port": world.app_port, "conditions": [condition]})
+    budgets = QUICK.model_copy(update={"recover_s": 3.0, "resolve_s": 3.0, "overrun_s": 0.0})
+    result = world.run(recovery=recovery, budgets=budgets)
+    check = next(c for c in result.checks if c.name == "service-recovered:condition:orders flow")
+    assert result.fault is not None and result.fault.injected_at is not None
+    assert asked and all(q == f"orders_rate[15s] @ {result.fault.injected_at:.3f} > 0" for q in asked), asked[:3]
+    if holds:
+        assert result.verdict == Verdict.PASSED and check.ok, (result.reason, result.failed_checks)
+    else:
+        assert result.verdict == Verdict.FAILED and not check.ok
+        assert {"service-recovered:condition:orders flow", "within-target"} <= set(result.failed_checks)
+        assert "service-recovered:end-to-end-request" not in result.failed_checks  # the service itself serves

@@ -268,39 +268,39 @@ TABLE: dict[str, Expect] = {
     f"{AGENT}:662": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
     f"{AGENT}:665": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
     f"{AGENT}:667": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:686": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:690": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:693": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:695": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:707": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:710": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:712": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:724": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:728": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
-    f"{AGENT}:731": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
-    f"{AGENT}:733": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:770": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
-    f"{AGENT}:773": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
-    f"{AGENT}:776": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
-    f"{AGENT}:779": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
-    f"{AGENT}:782": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
-    f"{AGENT}:801": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
-    f"{AGENT}:805": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
-    f"{AGENT}:809": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
-    f"{AGENT}:814": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:836": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
-    f"{AGENT}:839": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
-    f"{AGENT}:843": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
-    f"{AGENT}:846": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
-    f"{AGENT}:864": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
-    f"{AGENT}:870": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
-    f"{AGENT}:874": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
-    f"{AGENT}:878": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
-    f"{AGENT}:911": NODES,  # kubectl get nodes
-    f"{AGENT}:914": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
-    f"{AGENT}:920": CORDON,  # kubectl cordon ${NODE_NAME}
-    f"{AGENT}:923": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
-    f"{AGENT}:930": UNCORDON,  # kubectl uncordon ${NODE_NAME}
-    f"{AGENT}:933": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
-    f"{AGENT}:934": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:691": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:695": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:698": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:700": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:712": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:715": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:717": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:729": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:733": PATCH_CM,  # kubectl patch configmap agent-config -n production-agents --patch '{"d
+    f"{AGENT}:736": RESTART,  # kubectl rollout restart deployment/agent-deployment -n production-agen
+    f"{AGENT}:738": STATUS,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:775": REDIS_POD,  # kubectl get pods -n production-agents -l app=redis
+    f"{AGENT}:778": REDIS_LOGS,  # kubectl logs redis-0 -n production-agents --tail=100
+    f"{AGENT}:781": DESCRIBE_REDIS,  # kubectl describe pod redis-0 -n production-agents
+    f"{AGENT}:784": LS_DATA,  # kubectl exec -it redis-0 -n production-agents -- ls -lh /data/
+    f"{AGENT}:787": INFO_MEMORY,  # kubectl exec -it redis-0 -n production-agents -- redis-cli INFO memory
+    f"{AGENT}:806": PATCH_STS,  # kubectl patch statefulset redis -n production-agents --patch '{"spec":
+    f"{AGENT}:810": DELETE_REDIS,  # kubectl delete pod redis-0 -n production-agents
+    f"{AGENT}:814": STS_STATUS_THEN_MAXMEMORY,  # kubectl rollout status statefulset/redis -n production-agents --timeou
+    f"{AGENT}:819": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:841": DF,  # kubectl exec -it redis-0 -n production-agents -- df -h
+    f"{AGENT}:844": EDIT_PVC,  # kubectl edit pvc redis-data-redis-0 -n production-agents
+    f"{AGENT}:848": REDIS_CONFIG_SET,  # kubectl exec -it redis-0 -n production-agents -- redis-cli CONFIG SET
+    f"{AGENT}:851": REDIS_CONFIG_SET,  # kubectl exec redis-0 -n production-agents -- redis-cli CONFIG SET save
+    f"{AGENT}:869": NO_NETPOL,  # kubectl get networkpolicy -n production-agents
+    f"{AGENT}:875": NC,  # kubectl exec -it ${AGENT_POD} -n production-agents -- nc -zv redis-ser
+    f"{AGENT}:879": DELETE_NETPOL,  # kubectl delete networkpolicy redis-network-policy -n production-agents
+    f"{AGENT}:883": STATUS_NETPOL,  # kubectl rollout status deployment/agent-deployment -n production-agent
+    f"{AGENT}:916": NODES,  # kubectl get nodes
+    f"{AGENT}:919": DESCRIBE_NODE,  # kubectl describe node ${NODE_NAME}
+    f"{AGENT}:925": CORDON,  # kubectl cordon ${NODE_NAME}
+    f"{AGENT}:928": DRAIN,  # kubectl drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data
+    f"{AGENT}:935": UNCORDON,  # kubectl uncordon ${NODE_NAME}
+    f"{AGENT}:938": PODS_WIDE,  # kubectl get pods -n production-agents -o wide
+    f"{AGENT}:939": STATUS_NODE,  # kubectl rollout status deployment/agent-deployment -n production-agent
 }

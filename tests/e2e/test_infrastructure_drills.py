@@ -21,7 +21,7 @@ DRILLS = ["agent-down/bad-image", "agent-down/config-error", "agent-down/invalid
           "redis-failure/disk-full", "redis-failure/network-partition", "node-failure/drain",
           "high-error-rate/rate-limiting", "high-error-rate/bad-deployment", "high-error-rate/downstream-failure",
           "high-latency/cpu-throttling", "high-latency/anthropic-slow", "high-latency/redis-slow",
-          "cost-spike/model-misconfiguration", "cost-spike/inefficient-prompts",
+          "cost-spike/bot-abuse", "cost-spike/model-misconfiguration", "cost-spike/inefficient-prompts",
           "high-error-rate/redis-connection-failure", "high-latency/large-context-windows"]
 
 
