@@ -35,6 +35,11 @@ def figures(r: DrillResult) -> dict[str, float]:
     return {"wall_s": r.wall_s or nan, "confirm_s": confirm, "ttd_s": r.ttd_s or nan, "ttr_s": r.ttr_s or nan}
 
 
+def carried(r: DrillResult) -> bool:
+    """The drill started from the previous drill's verified steady state (drills/carry.py)."""
+    return any(c.name == "steady-state" and c.detail.startswith("carried over") for c in r.checks)
+
+
 def spread(values: list[float]) -> str:
     ok = sorted(v for v in values if v == v)
     if not ok:
@@ -56,13 +61,20 @@ def main() -> int:
     print(f"sandbox up and steady in {time.monotonic() - started:.1f}s (not counted below)")
     results: dict[str, list[DrillResult]] = {d.spec.id: [] for d in drills}
     for round_no in range(args.runs):
+        round_started = time.monotonic()
         for drill in drills:
             r = run_drill(drill, RunContext(target=target, journal=Journal()))
             results[drill.spec.id].append(r)
             f = figures(r)
             print(f"round {round_no + 1} {r.id:34s} {r.verdict.value:7s} wall {f['wall_s']:6.1f}  "
                   f"confirm {f['confirm_s']:5.1f}  ttd {f['ttd_s']:5.1f}  ttr {f['ttr_s']:5.1f}  "
-                  f"floor {r.detection_floor_s}", flush=True)
+                  f"floor {r.detection_floor_s}{'  steady carried over' if carried(r) else ''}", flush=True)
+        this = [runs[round_no] for runs in results.values()]
+        ttr = sum(r.ttr_s or 0.0 for r in this)
+        wall = time.monotonic() - round_started
+        print(f"round {round_no + 1}: {wall:.1f}s wall for {ttr:.1f}s of ttr ({wall / ttr if ttr else 0:.2f}x; "
+              f"sum of drill walls {sum(r.wall_s or 0.0 for r in this):.1f}s); steady state carried over "
+              f"{sum(carried(r) for r in this)} of {len(this)} times", flush=True)
     print("\n| drill | verdicts | wall s | fault effective s | ttd s | ttr s | floor s |")
     print("|---|---|---|---|---|---|---|")
     for drill_id, runs in results.items():
