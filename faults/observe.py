@@ -15,8 +15,8 @@ from typing import Any
 
 from kubernetes.client import AppsV1Api
 
-from drills.errors import FaultError
-from drills.targets.base import Target, WorkloadRef
+from drills.errors import FaultError, TargetError
+from drills.targets.base import PodState, Target, WorkloadRef
 
 _TS = re.compile(r"^ts=(\S+)")
 
@@ -40,6 +40,20 @@ def lines_since(logs: str, text: str, since: float) -> list[str]:
 def logged(target: Target, namespace: str, pod: str, text: str, since: float, tail: int = 400) -> list[str]:
     """``kubectl logs POD --tail N | grep TEXT``, keeping only the lines written since ``since``."""
     return lines_since(target.logs(namespace, pod, tail=tail), text, since)
+
+
+def first_logged(target: Target, namespace: str, pods: list[PodState], text: str, since: float) -> dict[str, str]:
+    """Each pod's first line containing ``text`` since ``since``; pods without one (or gone between the list
+    and the read) are left out."""
+    found = {}
+    for pod in pods:
+        try:
+            lines = logged(target, namespace, pod.name, text, since)
+        except TargetError:  # replaced between the list and the read
+            continue
+        if lines:
+            found[pod.name] = lines[0]
+    return found
 
 
 def window(since: float, now: float) -> str:

@@ -17,11 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drills.errors import FaultError, TargetError
+from drills.errors import FaultError
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
 from faults.common import wait_for
-from faults.observe import logged, query, read_workload, window
+from faults.observe import first_logged, query, read_workload, window
 
 
 class ReleaseParams(BaseModel):
@@ -61,18 +61,6 @@ def inject(target: Target, p: ReleaseParams) -> None:
     target.wait_steady(p.rollout_timeout_s)
 
 
-def _failing(target: Target, p: ReleaseParams, since: float) -> dict[str, str]:
-    found = {}
-    for pod in target.pods(p.namespace, p.selector):
-        try:
-            lines = logged(target, p.namespace, pod.name, p.logged, since)
-        except TargetError:  # replaced between the list and the read
-            continue
-        if lines:
-            found[pod.name] = lines[0]
-    return found
-
-
 def confirm(target: Target, p: ReleaseParams, since: float, timeout_s: float) -> Evidence:
     ref = WorkloadRef.parse(p.workload, p.namespace)
 
@@ -81,7 +69,7 @@ def confirm(target: Target, p: ReleaseParams, since: float, timeout_s: float) ->
         if _image(target, ref, p.container) != p.image or status.get("updatedReadyReplicas", 0) < 1 \
                 or status.get("updatedReplicas") != status.get("replicas"):
             return None
-        pods = _failing(target, p, since)
+        pods = first_logged(target, p.namespace, target.pods(p.namespace, p.selector), p.logged, since)
         if not pods:
             return None
         errors = query(target, f'sum(increase(agent_errors_total{{type="{p.error_type}"}}'

@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drills.errors import FaultError, TargetError
+from drills.errors import FaultError
 from drills.registry import Evidence, FaultPlugin, Undo
-from drills.targets.base import PodState, Target, WorkloadRef
+from drills.targets.base import Target, WorkloadRef
 from faults.common import describe, wait_for
-from faults.observe import logged, read_workload
+from faults.observe import first_logged, read_workload
 
 
 class StoppedParams(BaseModel):
@@ -48,19 +48,6 @@ def inject(target: Target, p: StoppedParams) -> None:
     target.scale(WorkloadRef.parse(p.workload, p.namespace), 0)
 
 
-def _refused(target: Target, p: StoppedParams, clients: list[PodState], since: float) -> dict[str, str]:
-    """The first line each client pod logged with ``p.logged`` since ``since`` (pods without one left out)."""
-    found = {}
-    for pod in clients:
-        try:
-            lines = logged(target, p.namespace, pod.name, p.logged, since)
-        except TargetError:  # replaced between the list and the read
-            continue
-        if lines:
-            found[pod.name] = lines[0]
-    return found
-
-
 def confirm(target: Target, p: StoppedParams, since: float, timeout_s: float) -> Evidence:
     def seen() -> Evidence | None:
         if target.pods(p.namespace, p.selector):
@@ -68,7 +55,7 @@ def confirm(target: Target, p: StoppedParams, since: float, timeout_s: float) ->
         clients = target.pods(p.namespace, p.clients)
         if not clients or any(pod.ready for pod in clients):
             return None
-        refused = _refused(target, p, clients, since)
+        refused = first_logged(target, p.namespace, clients, p.logged, since)
         if len(refused) < len(clients):
             return None
         return {"stopped": p.workload, "clients": describe(clients), "logged": refused}

@@ -23,11 +23,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drills.errors import FaultError, TargetError
+from drills.errors import FaultError
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
 from faults.common import wait_for
-from faults.observe import logged, query, read_workload, window
+from faults.observe import first_logged, logged, query, read_workload, window
 
 ENV = "STUB_BEHAVIOUR_FILE"
 RATE_LIMITED = "429 Too Many Requests rate_limit_error"
@@ -85,16 +85,7 @@ def stub_undo(target: Target, p: StubParams) -> Undo:
 
 
 def _agent_lines(target: Target, p: StubParams, text: str, since: float) -> dict[str, str]:
-    """Each agent pod's first line containing ``text`` since ``since`` (pods without one are left out)."""
-    found = {}
-    for pod in target.pods(p.namespace, p.selector):
-        try:
-            lines = logged(target, p.namespace, pod.name, text, since)
-        except TargetError:  # the pod went away between the list and the read
-            continue
-        if lines:
-            found[pod.name] = lines[0]
-    return found
+    return first_logged(target, p.namespace, target.pods(p.namespace, p.selector), text, since)
 
 
 # ----------------------------------------------------------------------------------- upstream-rate-limit

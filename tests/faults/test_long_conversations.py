@@ -24,10 +24,11 @@ import redis
 
 from drills import registry
 from drills.errors import FaultError
-from drills.targets.base import ExecResult, PodState, WorkloadRef
+from drills.targets.base import ExecResult
 from faults import traffic
 from refsystem.config import AgentConfig
 from refsystem.conversation import build_prompt, load_history
+from tests.faults.memory_target import MemoryTarget
 from tests.refsystem.conftest import Spawner
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server") or not shutil.which("redis-cli"),
@@ -45,8 +46,8 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         spawner.close()
 
 
-@dataclass
-class Sandbox:
+@dataclass(kw_only=True)
+class Sandbox(MemoryTarget):
     """ConfigMaps and restarts in memory; ``exec`` into redis-0 runs redis-cli against a real Redis, into the
     stub's pod runs the shell against a behaviour file; agent logs per pod."""
 
@@ -54,23 +55,6 @@ class Sandbox:
     behaviour: Path
     configs: dict[tuple[str, str], dict[str, str]] = field(default_factory=lambda: {
         ("drillbook-system", "loadgen-config"): {"RATE": "10", "USERS": "20", "TIMEOUT_S": "5"}})
-    restarts: list[str] = field(default_factory=list)
-    log_lines: dict[str, list[str]] = field(default_factory=dict)
-
-    def get_config(self, namespace: str, name: str) -> dict[str, str]:
-        return dict(self.configs[(namespace, name)])
-
-    def set_config(self, namespace: str, name: str, data: dict[str, str | None]) -> dict[str, str]:
-        current = self.configs[(namespace, name)]
-        for k, v in data.items():
-            if v is None:
-                current.pop(k, None)
-            else:
-                current[k] = v
-        return {}
-
-    def restart(self, ref: WorkloadRef) -> None:
-        self.restarts.append(f"{ref.namespace}/{ref.name}")
 
     def exec(self, namespace: str, pod: str, argv: list[str], timeout_s: float = 30) -> ExecResult:
         if pod == "redis-0":
@@ -80,14 +64,6 @@ class Sandbox:
             env = {"STUB_BEHAVIOUR_FILE": str(self.behaviour), "PATH": "/usr/bin:/bin"}
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
         return ExecResult(done.returncode, done.stdout + done.stderr)
-
-    def pods(self, namespace: str, selector: dict[str, str]) -> list[PodState]:
-        return [PodState(name=name, namespace=namespace, node="n", ip="127.0.0.1", phase="Running", ready=True,
-                         restarts=0, waiting_reason=None, last_reason=None, last_exit_code=None)
-                for name in self.log_lines]
-
-    def logs(self, namespace: str, pod: str, previous: bool = False, tail: int = 200) -> str:
-        return "\n".join(self.log_lines[pod][-tail:])
 
 
 def params(**kw: Any) -> traffic.LongConversationsParams:
@@ -123,7 +99,7 @@ def test_inject_writes_the_histories_the_agent_reads_and_revert_removes_everythi
         redis_port: int, tmp_path: Path) -> None:
     behaviour = tmp_path / "stub-behaviour.json"
     behaviour.write_text('{"rate_limit_rpm": 30}')
-    target, p = Sandbox(redis_port, behaviour), params()
+    target, p = Sandbox(redis_port=redis_port, behaviour=behaviour), params()
     r = redis.Redis(port=redis_port, decode_responses=True)
     undo = traffic.LONG_CONVERSATIONS.undo(target, p)  # type: ignore[arg-type]
     traffic.LONG_CONVERSATIONS.inject(target, p)  # type: ignore[arg-type]
@@ -153,7 +129,7 @@ def test_inject_writes_the_histories_the_agent_reads_and_revert_removes_everythi
 
 
 def test_revert_before_any_injection_deletes_nothing(redis_port: int, tmp_path: Path) -> None:
-    target, p = Sandbox(redis_port, tmp_path / "absent.json"), params()
+    target, p = Sandbox(redis_port=redis_port, behaviour=tmp_path / "absent.json"), params()
     r = redis.Redis(port=redis_port, decode_responses=True)
     r.rpush("conv:user-0000-c0", "keep")
     target.configs[("drillbook-system", "loadgen-config")]["USER_PREFIX"] = "user"
@@ -185,7 +161,7 @@ def test_confirm_needs_many_tokens_and_durations_growing_with_them(monkeypatch: 
     since = time.time() - 30
     grown = [chat_line(since + 1 + i, 1200 + 1000 * i, 0.8 + 0.65 * i) for i in range(6)]
     long = [chat_line(since + 20 + i, 53650, 34.9 + 0.1 * i) for i in range(4)]
-    target = Sandbox(0, tmp_path / "b.json", log_lines={"agent-a": grown[:3] + long[:2],
+    target = Sandbox(redis_port=0, behaviour=tmp_path / "b.json", log_lines={"agent-a": grown[:3] + long[:2],
                                                          "agent-b": grown[3:] + long[2:]})
     evidence = traffic.long_confirm(target, params(), since, 2)  # type: ignore[arg-type]
     assert evidence["tokens"] == {"tokens_per_request": 9000}  # the first reading over 5000
