@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes.client import AppsV1Api
 
-from drills.errors import FaultError, TargetError
+from drills.errors import TargetError
 from drills.targets.base import PodState, Target, WorkloadRef
 
 _TS = re.compile(r"^ts=(\S+)")
@@ -59,22 +59,6 @@ def first_logged(target: Target, namespace: str, pods: list[PodState], text: str
 def window(since: float, now: float) -> str:
     """A PromQL range covering everything from ``since`` to now, in whole seconds (at least 1s)."""
     return f"{max(1, math.ceil(now - since))}s"
-
-
-def query(target: Target, expr: str, timeout_s: float = 5.0) -> float | None:
-    """One instant query through the API server's proxy: the first sample's value, or None when empty."""
-    try:
-        with target.http() as session:
-            reply = session.get(f"{target.prometheus_url()}/api/v1/query", params={"query": expr},
-                                timeout=timeout_s)
-        reply.raise_for_status()
-        result = reply.json()["data"]["result"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise FaultError(f"Prometheus query {expr!r} failed: {exc}") from exc
-    if not result:
-        return None
-    value = float(result[0]["value"][1])
-    return None if math.isnan(value) else value
 
 
 def read_workload(target: Target, ref: WorkloadRef) -> dict[str, Any]:

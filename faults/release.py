@@ -21,7 +21,8 @@ from drills.errors import FaultError
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
 from faults.common import wait_for
-from faults.observe import first_logged, query, read_workload, window
+from faults.observe import first_logged, read_workload, window
+from faults.promql import query
 
 
 class ReleaseParams(BaseModel):

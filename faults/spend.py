@@ -14,18 +14,14 @@ import datetime as dt
 import re
 from collections import Counter
 
-import requests
-from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 
-from drills.series import rate_window
 from drills.targets.base import Target
 
 COST = "sum(rate(agent_cost_dollars_total[{window}]))"
 TOKENS_PER_REQUEST = ('sum(rate(agent_tokens_used_total[{window}])) / '
-                      'sum(rate(agent_requests_total{{status="200"}}[{window}]))')
+                      'sum(rate(agent_requests_total{status="200"}[{window}]))')
 _TS = re.compile(r'^ts=(\S+) ')
 _USER = re.compile(r' user=("(?:[^"\\]|\\.)*"|\S+)')
 
@@ -37,22 +33,6 @@ class BillSource(BaseModel):
     service: str
     port: int = Field(ge=1, le=65535)
     path: str = Field(default="/metrics", pattern=r"^/")
-
-
-def query(target: Target, expr: str, at: float | None = None) -> float | None:
-    """One instant PromQL value (``{window}`` becomes the target's rate window); None when there is none."""
-    scrape, _ = target.scrape_and_eval_seconds()
-    params = {"time": f"{at:.3f}"} if at is not None else None
-    with target.http() as http:
-        prom = PrometheusConnect(url=target.prometheus_url(), session=http, timeout=5)
-        try:
-            data = prom.custom_query(expr.format(window=rate_window(scrape)), params=params)
-        except (requests.RequestException, PrometheusApiClientException, ValueError):
-            return None
-    if not data:
-        return None
-    value = float(data[0]["value"][1])
-    return value if value == value else None  # NaN (0/0: no traffic) is no reading
 
 
 def bill(target: Target, source: BillSource) -> dict[str, float]:

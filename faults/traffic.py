@@ -42,7 +42,8 @@ from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
 from faults import upstream_latency as stub_file
 from faults.common import ConfigChange, apply_config_change, config_change_undo, wait_for
-from faults.spend import COST, TOKENS_PER_REQUEST, BillSource, bill, billed_since, query, requests_by_user
+from faults.promql import query
+from faults.spend import COST, TOKENS_PER_REQUEST, BillSource, bill, billed_since, requests_by_user
 
 SETTLE_S = 3.0  # spend per model is compared over this long, once the rollout is complete
 

@@ -27,7 +27,8 @@ from drills.errors import FaultError
 from drills.registry import Evidence, FaultPlugin, Undo
 from drills.targets.base import Target, WorkloadRef
 from faults.common import wait_for
-from faults.observe import first_logged, logged, query, read_workload, window
+from faults.observe import first_logged, logged, read_workload, window
+from faults.promql import query
 
 ENV = "STUB_BEHAVIOUR_FILE"
 RATE_LIMITED = "429 Too Many Requests rate_limit_error"
