@@ -32,7 +32,13 @@ def figures(r: DrillResult) -> dict[str, float]:
     confirm = nan
     if r.fault and r.fault.confirmed_at and r.fault.injected_at:
         confirm = r.fault.confirmed_at - r.fault.injected_at
-    return {"wall_s": r.wall_s or nan, "confirm_s": confirm, "ttd_s": r.ttd_s or nan, "ttr_s": r.ttr_s or nan}
+    before = after = nan
+    if r.fault and r.fault.injected_at:
+        before = r.fault.injected_at - r.started_at  # the steady-state check (and waiting for it)
+        if r.ttr_s is not None and r.finished_at:
+            after = r.finished_at - (r.fault.injected_at + r.ttr_s)  # stability window, revert, settle
+    return {"wall_s": r.wall_s or nan, "confirm_s": confirm, "ttd_s": r.ttd_s or nan, "ttr_s": r.ttr_s or nan,
+            "before_s": before, "after_s": after}
 
 
 def carried(r: DrillResult) -> bool:
@@ -68,7 +74,8 @@ def main() -> int:
             f = figures(r)
             print(f"round {round_no + 1} {r.id:34s} {r.verdict.value:7s} wall {f['wall_s']:6.1f}  "
                   f"confirm {f['confirm_s']:5.1f}  ttd {f['ttd_s']:5.1f}  ttr {f['ttr_s']:5.1f}  "
-                  f"floor {r.detection_floor_s}{'  steady carried over' if carried(r) else ''}", flush=True)
+                  f"floor {r.detection_floor_s}  before fault {f['before_s']:5.1f}  after recovery "
+                  f"{f['after_s']:5.1f}{'  steady carried over' if carried(r) else ''}", flush=True)
         this = [runs[round_no] for runs in results.values()]
         ttr = sum(r.ttr_s or 0.0 for r in this)
         wall = time.monotonic() - round_started
