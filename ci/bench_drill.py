@@ -34,7 +34,7 @@ def figures(r: DrillResult) -> dict[str, float]:
         confirm = r.fault.confirmed_at - r.fault.injected_at
     before = after = nan
     if r.fault and r.fault.injected_at:
-        before = r.fault.injected_at - r.started_at  # the steady-state check (and waiting for it)
+        before = r.fault.injected_at - (r.started_at or r.fault.injected_at)  # the steady-state check
         if r.ttr_s is not None and r.finished_at:
             after = r.finished_at - (r.fault.injected_at + r.ttr_s)  # stability window, revert, settle
     return {"wall_s": r.wall_s or nan, "confirm_s": confirm, "ttd_s": r.ttd_s or nan, "ttr_s": r.ttr_s or nan,
