@@ -76,6 +76,8 @@ def main() -> int:
                   f"confirm {f['confirm_s']:5.1f}  ttd {f['ttd_s']:5.1f}  ttr {f['ttr_s']:5.1f}  "
                   f"floor {r.detection_floor_s}  before fault {f['before_s']:5.1f}  after recovery "
                   f"{f['after_s']:5.1f}{'  steady carried over' if carried(r) else ''}", flush=True)
+            if r.verdict.value != "passed":
+                print(f"    {r.reason}; failed: {', '.join(r.failed_checks)}", flush=True)
         this = [runs[round_no] for runs in results.values()]
         ttr = sum(r.ttr_s or 0.0 for r in this)
         wall = time.monotonic() - round_started
