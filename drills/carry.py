@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from drills.model import ServiceCheck
 from drills.targets.base import Target
 
 MAX_AGE_S = 60.0
@@ -38,6 +39,11 @@ class Verified:
 
 
 _verified: dict[str, Verified] = {}
+
+
+def service(recovery: ServiceCheck) -> dict[str, Any]:
+    """The service a steady state is about: the recovery spec without a fault's promises (``conditions``)."""
+    return recovery.model_dump(exclude={"conditions"})
 
 
 def _key(target: Target) -> str:

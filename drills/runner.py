@@ -161,7 +161,7 @@ def _steady(target: Target, drill: ResolvedDrill, limits: Budgets, result: Drill
         return [*service_recovered(target, spec.recovery), alerts]
 
     with target.http() as http:
-        held = carry.take(target, spec.recovery.model_dump(exclude={"conditions"}), limits.stable_s)
+        held = carry.take(target, carry.service(spec.recovery), limits.stable_s)
         if held is not None:  # the previous drill's recovery hold, nothing changed since: one probe suffices
             checks = probe(http)
             if all(c.ok for c in checks):
@@ -285,15 +285,20 @@ def _judge(result: DrillResult, budget: Budget, actual_s: float | None, check: s
     result.check(check, judged.ok, budgets.describe(judged, what))
 
 
+def _bindings(drill: ResolvedDrill, result: DrillResult) -> dict[str, str]:
+    """Placeholder values: what the fault chose (e.g. NODE_NAME, from its evidence), then the spec's ``bind``."""
+    evidence = result.fault.evidence if result.fault else {}
+    return {**evidence.get("bindings", {}), **drill.spec.bind}
+
+
 def _remediate(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, result: DrillResult) -> None:
     spec = drill.spec
     commands = drill.commands
     selected = steps.select(commands, spec.steps)
     ctx.events("remediate", f"running {len(selected)} runbook step(s)")
-    evidence = result.fault.evidence if result.fault else {}
-    bindings = {**evidence.get("bindings", {}), **spec.bind}  # a fault may bind what it chose, e.g. NODE_NAME
-    steps.execute(commands, selected, bindings, ctx.target.step_environment(), plan.limits.step_timeout_s,
-                  on_step=lambda c: ctx.events("step", f"line {c.line}: {c.text[:90]}"), results=result.steps)
+    steps.execute(commands, selected, _bindings(drill, result), ctx.target.step_environment(),
+                  plan.limits.step_timeout_s, results=result.steps,
+                  on_step=lambda c: ctx.events("step", f"line {c.line}: {c.text[:90]}"))
     ran = [s for s in result.steps if s.status == "ran"]
     failed = [f"line {s.line} exited {s.exit_code}" for s in ran if s.exit_code != 0]
     result.check("remediation-steps-succeeded", bool(ran) and not failed,
@@ -314,8 +319,7 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
                           f"stable for {stable_s:.0f}s)")
 
     # what the remediation promises (recovery.conditions) is bound like its steps, plus when the fault went in
-    evidence = result.fault.evidence if result.fault else {}
-    bindings = {**evidence.get("bindings", {}), **spec.bind, "INJECTED_AT": f"{t0:.3f}"}
+    bindings = {**_bindings(drill, result), "INJECTED_AT": f"{t0:.3f}"}
 
     def probe() -> list[Check]:
         tracks = watcher.snapshot()
@@ -346,7 +350,7 @@ def _recover(drill: ResolvedDrill, ctx: RunContext, plan: _Plan, t0: float, watc
     if stable.ok and stable.since is not None:
         result.ttr_s = round(stable.since - t0, 3)
         plan.held = carry.Verified(drill=spec.id, version=ctx.target.state_version(), at=time.time(),
-                                   stable_s=stable_s, service=spec.recovery.model_dump(exclude={"conditions"}))
+                                   stable_s=stable_s, service=carry.service(spec.recovery))
     _judge(result, target_budget, result.ttr_s, "within-target", f"recovered (and stable for {stable_s:.0f}s)")
     if result.ttr_s is not None or horizon >= resolve_budget.seconds:
         _judge(result, resolve_budget, result.ttr_s, "within-budget:resolve", "resolved")
